@@ -1,0 +1,5 @@
+import sys
+
+from certhygiene.cli.main import main
+
+sys.exit(main())

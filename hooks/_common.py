@@ -1,0 +1,118 @@
+# Copyright: certhygiene developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every pre-commit hook shares: its options, running the engine, printing findings.
+
+A hook is a few lines: ``run_hook(argv, rules={...}, ...)``. The engine is imported
+lazily so ``--help`` and option errors cost no cryptography import, and a hook run on
+one file stays well within 150 ms wall.
+
+Output: one line per problem, ``path:line: severity [rule.id] message (names the
+certificate by subject and serial) Fix: hint``, then a one-line summary. Findings
+never carry key material. Exit 0 when nothing at or above ``--fail-on`` failed, 1 when
+something did, 2 for a usage error (a bad policy file, an unreadable vault password file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Collection, Sequence
+
+VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
+
+
+def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("filenames", nargs="*", metavar="FILE", help="files to check (pre-commit passes them)")
+    parser.add_argument(
+        "--policy", metavar="FILE", help="policy file (default: .certhygiene.yaml in the current folder, if any)"
+    )
+    parser.add_argument("--profile", help="policy profile: seed (default), emqx-cloud or strict")
+    parser.add_argument(
+        "--vault-password-file",
+        metavar="FILE",
+        default=os.environ.get(VAULT_ENV) or None,
+        help=f"decrypt Ansible Vault files in memory with this password (default: ${VAULT_ENV}); "
+        "without it vault files are skipped",
+    )
+    parser.add_argument(
+        "--fail-on", choices=("error", "warning"), default="error", help="lowest severity that fails the hook"
+    )
+    return parser
+
+
+def run_hook(
+    argv: Sequence[str] | None,
+    *,
+    prog: str,
+    description: str,
+    rules: Collection[str] | None,
+) -> int:
+    """Parse the hook's options, check the files with ``rules`` (None: the whole policy), print, return the exit code."""
+    args = build_parser(prog, description).parse_args(argv)
+    if not args.filenames:
+        return 0
+    from certhygiene.check import check_paths
+
+    policy = load_policy_or_none(args.policy, args.profile, prog)
+    if policy is None:
+        return 2
+    password: bytes | None = None
+    if args.vault_password_file:
+        password = read_vault_password(args.vault_password_file, prog)
+        if password is None:
+            return 2
+    report = check_paths(
+        args.filenames,
+        policy,
+        root=os.getcwd(),
+        rules=frozenset(rules) if rules is not None else None,
+        vault_password=password,
+    )
+    for finding in report.findings:
+        print(finding.text())
+    for note in getattr(report, "notes", None) or ():
+        print(f"{prog}: note: {note}")
+    failed = report.failed(args.fail_on)
+    if report.findings:
+        print(
+            f"{prog}: {report.errors} error(s), {report.warnings} warning(s) in {len(args.filenames)} file(s)",
+            file=sys.stderr if not failed else sys.stdout,
+        )
+    return 1 if failed else 0
+
+
+def load_policy_or_none(path: str | None, profile: str | None, prog: str) -> object | None:
+    """The policy, or None after printing why it cannot be loaded (the caller exits 2)."""
+    from certhygiene.policy import PolicyError, load_policy
+
+    try:
+        return load_policy(profile=profile, path=path, root=os.getcwd())
+    except PolicyError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return None
+
+
+def read_vault_password(path: str, prog: str) -> bytes | None:
+    """An Ansible vault password file: its first line, or the output of the file when it is executable."""
+    import subprocess
+
+    try:
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            data = subprocess.run([os.path.abspath(path)], capture_output=True, check=True, timeout=60).stdout
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(
+            f"{prog}: cannot read the vault password file {path} ({exc.__class__.__name__}). "
+            f"Fix --vault-password-file or ${VAULT_ENV}.",
+            file=sys.stderr,
+        )
+        return None
+    password = data.splitlines()[0].strip() if data.strip() else b""
+    if not password:
+        print(f"{prog}: the vault password file {path} is empty. Fix --vault-password-file or ${VAULT_ENV}.", file=sys.stderr)
+        return None
+    return password

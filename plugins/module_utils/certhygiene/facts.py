@@ -1,0 +1,179 @@
+# Copyright: certhygiene developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Facts about keys and certificates, computed from public data only."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from ._crypto import InvalidSignature, ExtensionOID, NameOID, dsa, ec, ed448, ed25519, rsa, serialization, x509
+
+# Curve names as the cloud's import restrictions spell them (EC_prime256v1 ...).
+_CURVE_NAMES = {"secp256r1": "prime256v1", "secp384r1": "secp384r1", "secp521r1": "secp521r1"}
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    algorithm: str  # RSA | EC | DSA | Ed25519 | Ed448 | unknown
+    size: int  # bits (modulus for RSA/DSA, curve size for EC)
+    curve: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The policy name of the key: RSA_2048, EC_prime256v1, Ed25519 ..."""
+        if self.algorithm in ("RSA", "DSA"):
+            return f"{self.algorithm}_{self.size}"
+        if self.algorithm == "EC":
+            return f"EC_{_CURVE_NAMES.get(self.curve or '', self.curve)}"
+        return self.algorithm
+
+
+def key_info(public_key: Any) -> KeyInfo:
+    """Type and size from the public numbers alone (no private-key consistency check)."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return KeyInfo("RSA", public_key.key_size)
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return KeyInfo("EC", public_key.curve.key_size, public_key.curve.name)
+    if isinstance(public_key, dsa.DSAPublicKey):
+        return KeyInfo("DSA", public_key.key_size)
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return KeyInfo("Ed25519", 256)
+    if isinstance(public_key, ed448.Ed448PublicKey):
+        return KeyInfo("Ed448", 456)
+    return KeyInfo("unknown", 0)
+
+
+def public_key_der(public_key: Any) -> bytes:
+    return bytes(
+        public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+def same_public_key(a: Any, b: Any) -> bool:
+    return public_key_der(a) == public_key_der(b)
+
+
+def subject_text(cert: Any) -> str:
+    return str(cert.subject.rfc4514_string()) or "(empty subject)"
+
+
+def common_name(name: Any) -> str | None:
+    values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(values[0].value) if values else None
+
+
+def serial_text(cert: Any) -> str:
+    return f"0x{cert.serial_number:x}"
+
+
+def cert_label(cert: Any) -> str:
+    """How findings name a certificate: subject and serial, never key material."""
+    return f"certificate '{subject_text(cert)}' (serial {serial_text(cert)})"
+
+
+def sha256_fingerprint(cert: Any) -> str:
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def colon_hex(hexdigest: str) -> str:
+    return ":".join(hexdigest[i : i + 2] for i in range(0, len(hexdigest), 2)).upper()
+
+
+def not_before(cert: Any) -> datetime.datetime:
+    return cert.not_valid_before_utc  # type: ignore[no-any-return]
+
+
+def not_after(cert: Any) -> datetime.datetime:
+    return cert.not_valid_after_utc  # type: ignore[no-any-return]
+
+
+def days_left(cert: Any, now: datetime.datetime | None = None) -> int:
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return (not_after(cert) - now).days
+
+
+def extension(cert: Any, oid: Any) -> Any:
+    try:
+        return cert.extensions.get_extension_for_oid(oid).value
+    except x509.ExtensionNotFound:
+        return None
+    except ValueError:  # a malformed extension: treat as absent, other rules report the damage
+        return None
+
+
+def subject_alt_names(cert: Any) -> tuple[list[str], list[str]]:
+    """(DNS names, IP addresses) of the subjectAltName extension."""
+    san = extension(cert, ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    if san is None:
+        return [], []
+    dns = [str(v) for v in san.get_values_for_type(x509.DNSName)]
+    ips = [str(v) for v in san.get_values_for_type(x509.IPAddress)]
+    return dns, ips
+
+
+def is_ca(cert: Any) -> bool:
+    constraints = extension(cert, ExtensionOID.BASIC_CONSTRAINTS)
+    if constraints is not None:
+        return bool(constraints.ca)
+    # X.509 v1 certificates carry no extensions; a self-issued v1 certificate is a (legacy) root.
+    return cert.version == x509.Version.v1 and is_self_issued(cert)
+
+
+def is_self_issued(cert: Any) -> bool:
+    return bool(cert.subject == cert.issuer)
+
+
+def is_signed_by(cert: Any, issuer: Any) -> bool:
+    """True when ``issuer`` names and signs ``cert`` (RSA PKCS#1 v1.5 and PSS, ECDSA, EdDSA)."""
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def is_self_signed(cert: Any) -> bool:
+    return is_self_issued(cert) and is_signed_by(cert, cert)
+
+
+def is_fqdn_or_ip(value: str) -> bool:
+    """A DNS name with at least one dot (or a wildcard of one), or an IP address."""
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        pass
+    name = value[2:] if value.startswith("*.") else value
+    labels = name.rstrip(".").split(".")
+    if len(labels) < 2:
+        return False
+    return all(label and len(label) <= 63 and all(c.isalnum() or c == "-" for c in label) for label in labels)
+
+
+def describe_certificate(cert: Any, now: datetime.datetime | None = None) -> dict[str, Any]:
+    """Facts a module returns about a certificate (public data only)."""
+    dns, ips = subject_alt_names(cert)
+    key = key_info(cert.public_key())
+    fingerprint = sha256_fingerprint(cert)
+    return {
+        "subject": subject_text(cert),
+        "common_name": common_name(cert.subject),
+        "issuer": str(cert.issuer.rfc4514_string()),
+        "serial": serial_text(cert),
+        "version": 3 if cert.version == x509.Version.v3 else 1,
+        "subject_alt_names": [f"DNS:{d}" for d in dns] + [f"IP:{i}" for i in ips],
+        "not_before": not_before(cert).isoformat(),
+        "not_after": not_after(cert).isoformat(),
+        "days_left": days_left(cert, now),
+        "key_type": key.algorithm,
+        "key_size": key.size,
+        "key_name": key.name,
+        "is_ca": is_ca(cert),
+        "self_signed": is_self_issued(cert),
+        "fingerprint_sha256": colon_hex(fingerprint),
+        "fingerprint_sha1": colon_hex(hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest()),  # noqa: S324 - a fingerprint, not a security use
+    }

@@ -1,0 +1,314 @@
+# Copyright: certhygiene developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read any file's bytes and say what is in it.
+
+``read_bytes`` never raises: whatever it cannot understand is recorded as an
+``EncodingProblem`` on the returned ``Material``, which the ``pem.encoding``
+rule turns into a finding. Each block is decoded and parsed once, here.
+Private keys are loaded without RSA consistency checks (which cost ~28 ms a
+key); rules only need the public numbers.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._crypto import UnsupportedAlgorithm, serialization, x509
+
+# Labels as RFC 7468 and OpenSSL write them.
+CERTIFICATE_LABELS = frozenset({"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"})
+CSR_LABELS = frozenset({"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"})
+PRIVATE_KEY_FORMATS = {
+    "RSA PRIVATE KEY": "pkcs1",
+    "EC PRIVATE KEY": "sec1",
+    "DSA PRIVATE KEY": "dsa",
+    "PRIVATE KEY": "pkcs8",
+    "ENCRYPTED PRIVATE KEY": "pkcs8",
+    "OPENSSH PRIVATE KEY": "openssh",
+}
+PUBLIC_KEY_LABELS = frozenset({"PUBLIC KEY", "RSA PUBLIC KEY"})
+
+VAULT_HEADER = b"$ANSIBLE_VAULT;"
+
+_BEGIN = re.compile(r"^-----BEGIN ([A-Z0-9 ]+)-----\s*$")
+_END = re.compile(r"^-----END ([A-Z0-9 ]+)-----\s*$")
+_HEADER = re.compile(r"^([A-Za-z0-9-]+):\s*(.*)$")
+_BASE64_LINE = re.compile(r"^[A-Za-z0-9+/=]+$")
+_OPENSSH_MAGIC = b"openssh-key-v1\x00"
+# DER of the PKCS#7 "data" content type, which starts every PKCS#12 AuthenticatedSafe.
+_PKCS7_DATA_OID = bytes.fromhex("06092a864886f70d010701")
+
+
+@dataclass(frozen=True)
+class EncodingProblem:
+    """Something that keeps a file from being clean PEM (rule ``pem.encoding``)."""
+
+    line: int
+    detail: str
+
+
+@dataclass
+class Block:
+    """One object found in a file: a PEM block, or the whole file when it is DER."""
+
+    index: int
+    label: str
+    kind: str  # certificate | csr | private_key | public_key | other
+    start_line: int
+    end_line: int
+    der: bytes
+    encrypted: bool = False
+    key_format: str | None = None  # pkcs1 | pkcs8 | sec1 | dsa | openssh | der
+    certificate: Any = None  # x509.Certificate
+    csr: Any = None  # x509.CertificateSigningRequest
+    private_key: Any = None  # PrivateKeyTypes, only when unencrypted and parseable
+    public_key: Any = None  # the key's public half, or the certificate's public key
+    parse_error: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.der).hexdigest()
+
+
+@dataclass
+class Material:
+    """Everything read from one file."""
+
+    path: str
+    form: str  # pem | der | pkcs12 | vault | text | binary | empty
+    blocks: list[Block] = field(default_factory=list)
+    problems: list[EncodingProblem] = field(default_factory=list)
+
+    @property
+    def certificates(self) -> list[Block]:
+        return [b for b in self.blocks if b.kind == "certificate" and b.certificate is not None]
+
+    @property
+    def private_keys(self) -> list[Block]:
+        return [b for b in self.blocks if b.kind == "private_key"]
+
+    @property
+    def has_private_key(self) -> bool:
+        return any(b.kind == "private_key" for b in self.blocks)
+
+
+def read_file(path: str) -> Material:
+    """Read ``path``; an unreadable file becomes a Material with a problem, never an exception."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        return Material(path=path, form="binary", problems=[EncodingProblem(0, f"cannot read the file: {exc.strerror}")])
+    return read_bytes(data, path)
+
+
+def read_bytes(data: bytes, path: str = "<content>") -> Material:
+    """Find every certificate, request and key in ``data``."""
+    try:
+        if not data.strip():
+            return Material(path, "empty", problems=[EncodingProblem(1, "the file is empty")])
+        if data.lstrip().startswith(VAULT_HEADER):
+            return Material(path, "vault")
+        if b"-----BEGIN " in data:
+            return _read_pem(data, path)
+        return _read_binary_or_text(data, path)
+    except Exception as exc:  # noqa: BLE001 - the reader's contract is to never raise
+        return Material(path, "binary", problems=[EncodingProblem(1, f"unreadable content ({type(exc).__name__})")])
+
+
+def _read_pem(data: bytes, path: str) -> Material:
+    material = Material(path, "pem")
+    text = data.decode("utf-8", errors="replace")
+    if "\ufffd" in text:
+        material.problems.append(EncodingProblem(1, "the file holds bytes that are not text"))
+    label: str | None = None
+    start = 0
+    headers: dict[str, str] = {}
+    body: list[str] = []
+    in_headers = False
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if label is None:
+            begin = _BEGIN.match(line)
+            if begin:
+                label, start, headers, body, in_headers = begin.group(1), number, {}, [], True
+            elif _END.match(line):
+                material.problems.append(EncodingProblem(number, "an END line without its BEGIN line"))
+            elif line:
+                material.problems.append(
+                    EncodingProblem(number, "text outside the BEGIN/END lines (only PEM blocks may stand in the file)")
+                )
+            continue
+        end = _END.match(line)
+        if end:
+            if end.group(1) != label:
+                material.problems.append(
+                    EncodingProblem(number, f"BEGIN {label} (line {start}) is closed by END {end.group(1)}")
+                )
+            else:
+                _add_block(material, label, start, number, headers, body)
+            label = None
+            continue
+        if _BEGIN.match(line):
+            material.problems.append(EncodingProblem(start, f"BEGIN {label} has no END line before line {number}"))
+            label, start, headers, body, in_headers = _BEGIN.match(line).group(1), number, {}, [], True  # type: ignore[union-attr]
+            continue
+        if in_headers:
+            header = _HEADER.match(line)
+            if header and not body:
+                headers[header.group(1)] = header.group(2)
+                continue
+            in_headers = False
+            if not line:
+                continue
+        if line:
+            body.append(line)
+    if label is not None:
+        material.problems.append(EncodingProblem(start, f"BEGIN {label} has no END line"))
+    return material
+
+
+def _add_block(
+    material: Material, label: str, start: int, end: int, headers: dict[str, str], body: list[str]
+) -> None:
+    joined = "".join(body)
+    if not joined or not all(_BASE64_LINE.match(part) for part in body):
+        material.problems.append(EncodingProblem(start, f"the {label} block is not valid base64"))
+        return
+    try:
+        der = binascii.a2b_base64(joined.encode("ascii"))
+        if binascii.b2a_base64(der, newline=False).rstrip(b"=") != joined.encode("ascii").rstrip(b"="):
+            raise binascii.Error("non-canonical")
+    except (binascii.Error, ValueError):
+        material.problems.append(EncodingProblem(start, f"the {label} block is not valid base64"))
+        return
+    block = Block(index=len(material.blocks), label=label, kind="other", start_line=start, end_line=end, der=der)
+    material.blocks.append(block)
+    if label in CERTIFICATE_LABELS:
+        block.kind = "certificate"
+        _parse_certificate(block)
+    elif label in CSR_LABELS:
+        block.kind = "csr"
+        try:
+            block.csr = x509.load_der_x509_csr(der)
+            block.public_key = block.csr.public_key()
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            block.parse_error = _reason(exc)
+    elif label in PRIVATE_KEY_FORMATS:
+        block.kind = "private_key"
+        block.key_format = PRIVATE_KEY_FORMATS[label]
+        block.encrypted = (
+            label == "ENCRYPTED PRIVATE KEY"
+            or "ENCRYPTED" in headers.get("Proc-Type", "").upper()
+            or (label == "OPENSSH PRIVATE KEY" and _openssh_encrypted(der))
+        )
+        if not block.encrypted:
+            _parse_private_key(block, label)
+    elif label in PUBLIC_KEY_LABELS:
+        block.kind = "public_key"
+        try:
+            if label == "RSA PUBLIC KEY":
+                block.public_key = serialization.load_pem_public_key(_pem(label, der))
+            else:
+                block.public_key = serialization.load_der_public_key(der)
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            block.parse_error = _reason(exc)
+    if block.parse_error:
+        material.problems.append(EncodingProblem(start, f"the {label} block cannot be parsed: {block.parse_error}"))
+
+
+def _parse_certificate(block: Block) -> None:
+    try:
+        block.certificate = x509.load_der_x509_certificate(block.der)
+        block.public_key = block.certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        block.certificate = None
+        block.parse_error = _reason(exc)
+
+
+def _parse_private_key(block: Block, label: str) -> None:
+    try:
+        if label == "OPENSSH PRIVATE KEY":
+            key = serialization.load_ssh_private_key(_pem(label, block.der), password=None)
+        else:
+            key = serialization.load_der_private_key(block.der, password=None, unsafe_skip_rsa_key_validation=True)
+        block.private_key = key
+        block.public_key = key.public_key()
+    except TypeError:
+        # cryptography says a password is needed: the key is encrypted after all.
+        block.encrypted = True
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        block.parse_error = _reason(exc)
+
+
+def _openssh_encrypted(der: bytes) -> bool:
+    """An OpenSSH key names its cipher right after the magic; ``none`` means plain."""
+    if not der.startswith(_OPENSSH_MAGIC):
+        return False
+    offset = len(_OPENSSH_MAGIC)
+    length = int.from_bytes(der[offset : offset + 4], "big")
+    return der[offset + 4 : offset + 4 + length] != b"none"
+
+
+def _read_binary_or_text(data: bytes, path: str) -> Material:
+    if _looks_like_text(data):
+        return Material(path, "text", problems=[EncodingProblem(1, "no PEM block (-----BEGIN ...-----) in the file")])
+    material = Material(path, "der")
+    block = Block(index=0, label="DER", kind="other", start_line=1, end_line=1, der=data)
+    try:
+        block.certificate = x509.load_der_x509_certificate(data)
+        block.public_key = block.certificate.public_key()
+        block.kind = "certificate"
+    except (ValueError, UnsupportedAlgorithm):
+        try:
+            key = serialization.load_der_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
+            block.kind, block.key_format, block.private_key = "private_key", "der", key
+            block.public_key = key.public_key()
+        except TypeError:
+            block.kind, block.key_format, block.encrypted = "private_key", "der", True
+        except (ValueError, UnsupportedAlgorithm):
+            if _looks_like_pkcs12(data):
+                material.form = "pkcs12"
+                return material
+            material.form = "binary"
+            return material
+    material.blocks.append(block)
+    return material
+
+
+def _looks_like_text(data: bytes) -> bool:
+    sample = data[:4096]
+    if b"\x00" in sample:
+        return False
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _looks_like_pkcs12(data: bytes) -> bool:
+    # PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo (data) ... }
+    head = data[:40]
+    return head[:1] == b"\x30" and b"\x02\x01\x03" in head and _PKCS7_DATA_OID in head
+
+
+def _pem(label: str, der: bytes) -> bytes:
+    body = binascii.b2a_base64(der, newline=False).decode("ascii")
+    lines = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+    return f"-----BEGIN {label}-----\n{lines}\n-----END {label}-----\n".encode("ascii")
+
+
+def _reason(exc: BaseException) -> str:
+    # cryptography's messages describe the structure, never the key bytes.
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return message[:200]
+
+
+def to_pem(label: str, der: bytes) -> bytes:
+    """Armour DER as PEM with 64-column lines."""
+    return _pem(label, der)

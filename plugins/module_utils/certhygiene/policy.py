@@ -1,0 +1,342 @@
+# Copyright: certhygiene developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Policies: which rules run, with which parameters and severities.
+
+A policy starts from a named profile and is then changed by a policy file
+(``.certhygiene.yaml`` at the repository root, or any file given as ``path``)
+and last by ``overrides`` (a mapping with the same keys as the file, which is how
+Ansible modules pass settings). Format of the file::
+
+    profile: seed                 # seed (default) | emqx-cloud | strict
+    allowed_keys: [RSA_2048, EC_prime256v1]   # key.algorithm: RSA_<bits>, EC_<curve>, Ed25519 ...
+    key_formats: [pkcs1, pkcs8]   # pem.encoding: PEM private key formats accepted (pkcs1 pkcs8 sec1 openssh dsa)
+    min_days_left: 180            # cert.validity: error below this many days of remaining validity
+    warn_days: 210                # cert.validity: warning below this many days (0 = no warning window)
+    identity_from_cn: true        # cert.identity: accept an FQDN/IP in the CN when the SAN has none
+    chain_files: ["*.ca", "certs/ca-*.pem"]   # more chain files, beside *chain* *bundle* *intermediate*
+    severity: {key.weak: error}   # change a rule's severity (error | warning)
+    rules: {cert.validity: false} # switch rules off (true switches them back on)
+    ignore:                       # ignore rules on some paths (globs, repository-relative, ** allowed)
+      - rule: cert.validity       # a rule id, or "*" for every rule
+        paths: ["tests/fixtures/**"]
+
+Any unknown key or bad value raises ``PolicyError`` naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .findings import ERROR, SEVERITIES, WARNING
+
+try:  # guarded: ansible-test's import sanity imports module_utils without third-party libraries
+    import yaml
+
+    HAS_YAML = True
+except ImportError:  # pragma: no cover - exercised by ansible-test's import sandbox
+    yaml = None  # type: ignore[assignment]
+    HAS_YAML = False
+
+POLICY_FILE = ".certhygiene.yaml"
+POLICY_FILES = (".certhygiene.yaml", ".certhygiene.yml")
+DEFAULT_PROFILE = "seed"
+KEY_FORMATS = ("pkcs1", "pkcs8", "sec1", "openssh", "dsa")
+_KEY_NAME = re.compile(r"^(RSA_[0-9]{3,5}|DSA_[0-9]{3,5}|EC_[A-Za-z0-9]+|Ed25519|Ed448)$")
+
+
+class PolicyError(ValueError):
+    """A policy file or setting that cannot be used; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Ignore:
+    """Ignore ``rule`` (an id or ``*``) on files matching any of ``paths``."""
+
+    rule: str
+    paths: tuple[str, ...]
+
+    def matches(self, rule_id: str, path: str) -> bool:
+        if self.rule not in ("*", rule_id):
+            return False
+        return any(path_matches(path, pattern) for pattern in self.paths)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The settings every door (hook, CLI, module, sandbox) hands to the engine."""
+
+    profile: str = DEFAULT_PROFILE
+    allowed_keys: tuple[str, ...] = ("RSA_1024", "RSA_2048")
+    key_formats: tuple[str, ...] = ("pkcs1", "pkcs8")
+    min_days_left: int = 180
+    warn_days: int = 0
+    identity_from_cn: bool = True
+    chain_files: tuple[str, ...] = ()
+    severity: Mapping[str, str] = field(default_factory=dict)
+    disabled: frozenset[str] = frozenset()
+    ignore: tuple[Ignore, ...] = ()
+    source: str | None = None  # the policy file it was read from, if any
+
+    def enabled(self, rule_id: str) -> bool:
+        return rule_id not in self.disabled
+
+    def severity_of(self, rule_id: str, default: str) -> str:
+        return self.severity.get(rule_id, default)
+
+    def ignored(self, rule_id: str, path: str) -> bool:
+        return any(entry.matches(rule_id, path) for entry in self.ignore)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "allowed_keys": list(self.allowed_keys),
+            "key_formats": list(self.key_formats),
+            "min_days_left": self.min_days_left,
+            "warn_days": self.warn_days,
+            "identity_from_cn": self.identity_from_cn,
+            "chain_files": list(self.chain_files),
+            "severity": dict(sorted(self.severity.items())),
+            "rules": {rule_id: False for rule_id in sorted(self.disabled)},
+            "ignore": [{"rule": entry.rule, "paths": list(entry.paths)} for entry in self.ignore],
+            "source": self.source,
+        }
+
+
+# The named profiles. ``seed`` is exactly the restrictions of the seed document
+# (RSA 1024/2048 only; at least 180 days of validity left, as DESIGN.md reads it).
+PROFILES: dict[str, Policy] = {
+    "seed": Policy(profile="seed"),
+    "emqx-cloud": Policy(
+        profile="emqx-cloud",
+        allowed_keys=("RSA_1024", "RSA_2048", "EC_prime256v1", "EC_secp384r1"),
+        key_formats=("pkcs1", "pkcs8"),
+    ),
+    "strict": Policy(
+        profile="strict",
+        allowed_keys=("RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1", "EC_secp384r1"),
+        key_formats=("pkcs1", "pkcs8"),
+        warn_days=210,
+        identity_from_cn=False,
+    ),
+}
+
+_KEYS = (
+    "profile",
+    "allowed_keys",
+    "key_formats",
+    "min_days_left",
+    "warn_days",
+    "identity_from_cn",
+    "chain_files",
+    "severity",
+    "rules",
+    "ignore",
+)
+
+
+def path_matches(path: str, pattern: str) -> bool:
+    """Glob match on a forward-slash path; ``**`` spans folders; a pattern without ``/`` matches the basename."""
+    path = path.replace(os.sep, "/")
+    while path.startswith("./"):
+        path = path[2:]
+    if "/" not in pattern:
+        return fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], pattern)
+    return re.fullmatch(_glob_regex(pattern), path) is not None
+
+
+def _glob_regex(pattern: str) -> str:
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return "".join(out)
+
+
+def find_policy_file(root: str | None = None) -> str | None:
+    """The policy file at ``root`` (default: the current folder), if there is one."""
+    folder = root or os.getcwd()
+    for name in POLICY_FILES:
+        candidate = os.path.join(folder, name)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def load_policy(
+    profile: str | None = None,
+    path: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    root: str | None = None,
+    discover: bool = True,
+) -> Policy:
+    """Build the policy: profile, then the policy file, then ``overrides``.
+
+    ``profile`` given here wins over the file's ``profile:``. Without ``path`` the
+    file ``.certhygiene.yaml`` is looked for in ``root`` (default: the current
+    folder) unless ``discover`` is False (modules pass False: their working folder
+    is not a repository).
+    """
+    if path is None and discover:
+        path = find_policy_file(root)
+    settings: dict[str, Any] = {}
+    if path is not None:
+        settings = _read_file(path)
+    where = path or "the policy settings"
+    name = profile or settings.get("profile") or DEFAULT_PROFILE
+    if overrides and overrides.get("profile") and not profile:
+        name = overrides["profile"]
+    policy = _profile(name, where)
+    policy = _apply(policy, settings, where)
+    if overrides:
+        # None means "not set" (unset Ansible options arrive as None).
+        policy = _apply(policy, {k: v for k, v in overrides.items() if v is not None}, "the policy overrides")
+    if path is not None:
+        policy = dataclasses.replace(policy, source=path)
+    return policy
+
+
+def _profile(name: Any, where: str) -> Policy:
+    if not isinstance(name, str) or name not in PROFILES:
+        raise PolicyError(
+            f"{where}: unknown profile {name!r}; use one of: {', '.join(PROFILES)} (e.g. 'profile: seed')"
+        )
+    return PROFILES[name]
+
+
+def _read_file(path: str) -> dict[str, Any]:
+    if not HAS_YAML:
+        raise PolicyError(f"{path}: reading a policy file needs PyYAML; install it with 'pip install PyYAML'")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read the policy file ({exc.strerror}); check the path") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise PolicyError(f"{path}: not valid YAML{where}; fix the syntax (a mapping such as 'profile: seed')") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: the policy file must be a mapping of settings (e.g. 'profile: seed')")
+    return data
+
+
+def _apply(policy: Policy, settings: Mapping[str, Any], where: str) -> Policy:
+    from .rules import RULES  # local: rules imports nothing from here, but keep the import graph one-way
+
+    unknown = sorted(str(k) for k in settings if k not in _KEYS)
+    if unknown:
+        raise PolicyError(f"{where}: unknown setting(s) {', '.join(unknown)}; the settings are: {', '.join(_KEYS)}")
+    changes: dict[str, Any] = {}
+    if "allowed_keys" in settings:
+        keys = _string_list(settings["allowed_keys"], "allowed_keys", where)
+        bad = [k for k in keys if not _KEY_NAME.match(k)]
+        if bad:
+            raise PolicyError(
+                f"{where}: allowed_keys: unknown key name(s) {', '.join(bad)}; "
+                "write RSA_<bits>, EC_<curve> (EC_prime256v1, EC_secp384r1), Ed25519 or Ed448"
+            )
+        changes["allowed_keys"] = tuple(keys)
+    if "key_formats" in settings:
+        formats = _string_list(settings["key_formats"], "key_formats", where)
+        bad = [f for f in formats if f not in KEY_FORMATS]
+        if bad:
+            raise PolicyError(f"{where}: key_formats: unknown format(s) {', '.join(bad)}; use {', '.join(KEY_FORMATS)}")
+        changes["key_formats"] = tuple(formats)
+    for number in ("min_days_left", "warn_days"):
+        if number in settings:
+            value = settings[number]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise PolicyError(f"{where}: {number} must be a whole number of days >= 0, not {value!r}")
+            changes[number] = value
+    if "identity_from_cn" in settings:
+        value = settings["identity_from_cn"]
+        if not isinstance(value, bool):
+            raise PolicyError(f"{where}: identity_from_cn must be true or false, not {value!r}")
+        changes["identity_from_cn"] = value
+    if "chain_files" in settings:
+        changes["chain_files"] = policy.chain_files + tuple(
+            _string_list(settings["chain_files"], "chain_files", where)
+        )
+    if "severity" in settings:
+        severity = dict(policy.severity)
+        value = settings["severity"]
+        if not isinstance(value, Mapping):
+            raise PolicyError(f"{where}: severity must be a mapping of rule id to error|warning (e.g. 'key.weak: error')")
+        for rule_id, level in value.items():
+            _known_rule(rule_id, "severity", where, RULES)
+            if level not in SEVERITIES:
+                raise PolicyError(f"{where}: severity of {rule_id}: {level!r} is not {ERROR} or {WARNING}")
+            severity[rule_id] = level
+        changes["severity"] = severity
+    if "rules" in settings:
+        disabled = set(policy.disabled)
+        value = settings["rules"]
+        if not isinstance(value, Mapping):
+            raise PolicyError(f"{where}: rules must be a mapping of rule id to true|false (e.g. 'cert.validity: false')")
+        for rule_id, on in value.items():
+            _known_rule(rule_id, "rules", where, RULES)
+            if not isinstance(on, bool):
+                raise PolicyError(f"{where}: rules: {rule_id} must be true or false, not {on!r}")
+            if on:
+                disabled.discard(rule_id)
+            else:
+                disabled.add(rule_id)
+        changes["disabled"] = frozenset(disabled)
+    if "ignore" in settings:
+        changes["ignore"] = policy.ignore + tuple(_ignores(settings["ignore"], where, RULES))
+    return dataclasses.replace(policy, **changes)
+
+
+def _ignores(value: Any, where: str, rules: Mapping[str, Any]) -> Iterable[Ignore]:
+    example = "e.g. 'ignore: [{rule: cert.validity, paths: [\"tests/**\"]}]'"
+    if not isinstance(value, list):
+        raise PolicyError(f"{where}: ignore must be a list of {{rule, paths}} entries ({example})")
+    for entry in value:
+        if not isinstance(entry, Mapping) or set(entry) - {"rule", "paths"} or "rule" not in entry:
+            raise PolicyError(f"{where}: each ignore entry needs 'rule' and 'paths' and nothing else ({example})")
+        rule_id = entry["rule"]
+        if rule_id != "*":
+            _known_rule(rule_id, "ignore", where, rules)
+        paths = entry.get("paths", ["**"])
+        if isinstance(paths, str):
+            paths = [paths]
+        yield Ignore(str(rule_id), tuple(_string_list(paths, "ignore paths", where)))
+
+
+def _known_rule(rule_id: Any, setting: str, where: str, rules: Mapping[str, Any]) -> None:
+    if rule_id not in rules:
+        raise PolicyError(
+            f"{where}: {setting}: unknown rule {rule_id!r}; the rules are listed by 'certhygiene rules' "
+            f"({', '.join(rules)})"
+        )
+
+
+def _string_list(value: Any, setting: str, where: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise PolicyError(f"{where}: {setting} must be a list of strings")
+    return list(value)

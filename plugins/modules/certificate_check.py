@@ -1,0 +1,388 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: certhygiene developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: certificate_check
+short_description: Check a certificate, its chain and its private key against a deployment's import rules
+version_added: 0.1.0
+description:
+  - Checks a server certificate, its certificate chain, its private key and, for two-way TLS, the client CA
+    certificate against the certificate restrictions of a TLS deployment (the C(seed) profile: RSA 1024 or
+    2048 bit keys, X.509 v3, an FQDN or IP address, an issuer, a valid period with at least 180 days left,
+    the chain included for CA-signed certificates and without the certificate itself, PEM encoding,
+    an unencrypted private key that belongs to the certificate, the same key algorithm as the signing CA).
+  - Every verdict comes from the certhygiene rule engine, the same rules the C(certhygiene) command, the
+    pre-commit hooks and the sandbox deployment use. C(certhygiene rules) lists the catalog.
+  - The module fails when a rule of error severity fails (or of warning severity with O(fail_on=warning)),
+    with a message that lists the failing rules, files and certificates and says how to fix them.
+  - It changes nothing; it returns the findings and facts about the certificate.
+author:
+  - certhygiene developers
+requirements:
+  - cryptography >= 42
+  - PyYAML (only to read a policy file given in O(policy))
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads; a check mode run reports exactly what a normal run reports.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  certificate:
+    description:
+      - The server certificate, PEM content.
+      - Exactly one of O(certificate) and O(certificate_path) is required.
+    type: str
+  certificate_path:
+    description:
+      - Path of the server certificate file on the managed node.
+    type: path
+  chain:
+    description:
+      - The certificate chain, PEM content (the intermediate certificates, without the server certificate).
+    type: str
+  chain_path:
+    description:
+      - Path of the certificate chain file on the managed node.
+    type: path
+  private_key:
+    description:
+      - The private key of the certificate, PEM content. It is never logged nor returned.
+    type: str
+  private_key_path:
+    description:
+      - Path of the private key file on the managed node.
+    type: path
+  client_ca_certificate:
+    description:
+      - The client CA certificate, PEM content. Needed for two-way TLS (O(auth_type=two-way)).
+    type: str
+  client_ca_certificate_path:
+    description:
+      - Path of the client CA certificate file on the managed node.
+    type: path
+  auth_type:
+    description:
+      - V(one-way) checks certificate, chain and key; V(two-way) also requires a client CA certificate.
+    type: str
+    choices: [one-way, two-way]
+    default: one-way
+  profile:
+    description:
+      - The named policy to check against.
+      - V(seed) enforces exactly the restrictions of the deployment's documentation, V(emqx-cloud) today's
+        published rules (also ECDSA P-256/P-384), V(strict) refuses RSA 1024 and warns before expiry.
+      - Defaults to the profile the O(policy) file names, else V(seed).
+    type: str
+    choices: [seed, emqx-cloud, strict]
+  policy:
+    description:
+      - Path of a policy file (the C(.certhygiene.yaml) format) on the managed node.
+    type: path
+  policy_overrides:
+    description:
+      - Policy settings that override the profile and the policy file, in the policy file's format
+        (for example C(min_days_left), C(severities) or C(ignore)).
+    type: dict
+  fail_on:
+    description:
+      - The lowest severity of a finding that makes the module fail.
+    type: str
+    choices: [error, warning]
+    default: error
+notes:
+  - The module reads the files on the managed node. Content options take precedence in no case;
+    give either the content or the path of each item.
+seealso:
+  - name: certhygiene rule catalog
+    description: C(certhygiene rules) prints every rule with its id, severity, citation and fix.
+    link: https://example.invalid/certhygiene/tls/README.md
+"""
+
+EXAMPLES = r"""
+- name: Check the server certificate, chain and key before uploading them
+  certhygiene.tls.certificate_check:
+    certificate_path: /etc/certs/cloud.crt
+    chain_path: /etc/certs/cloud-chain.pem
+    private_key_path: /etc/certs/cloud.key
+  register: tls_check
+
+- name: Show when the certificate expires
+  ansible.builtin.debug:
+    msg: "{{ tls_check.certificate.subject }} expires {{ tls_check.certificate.not_after }}"
+
+- name: Check content for two-way TLS with today's cloud rules, failing on warnings too
+  certhygiene.tls.certificate_check:
+    certificate: "{{ lookup('ansible.builtin.file', 'cloud.crt') }}"
+    chain: "{{ lookup('ansible.builtin.file', 'cloud-chain.pem') }}"
+    private_key: "{{ vault_cloud_key }}"
+    client_ca_certificate: "{{ lookup('ansible.builtin.file', 'client-ca.crt') }}"
+    auth_type: two-way
+    profile: emqx-cloud
+    fail_on: warning
+
+- name: Allow a shorter remaining validity for a staging deployment
+  certhygiene.tls.certificate_check:
+    certificate_path: /etc/certs/staging.crt
+    chain_path: /etc/certs/staging-chain.pem
+    private_key_path: /etc/certs/staging.key
+    policy_overrides:
+      min_days_left: 30
+"""
+
+RETURN = r"""
+findings:
+  description:
+    - Every rule that failed, errors first. Empty when the material is clean.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    rule_id:
+      description: The stable id of the rule, see C(certhygiene rules).
+      type: str
+      sample: chain.leaf
+    severity:
+      description: V(error) or V(warning).
+      type: str
+      sample: error
+    path:
+      description: The file, or the option name when content was given.
+      type: str
+      sample: /etc/certs/cloud-chain.pem
+    line:
+      description: The line of the offending PEM block, 0 for the whole file.
+      type: int
+      sample: 1
+    message:
+      description: What is wrong, naming the certificate by subject and serial.
+      type: str
+      sample: "the chain holds the certificate 'CN=mqtt.example.com' (serial 0x1f) itself"
+    hint:
+      description: How to fix it.
+      type: str
+      sample: Remove the server certificate from the chain file.
+    subject:
+      description: Subject of the certificate the finding is about, if any.
+      type: str
+      sample: CN=mqtt.example.com
+    serial:
+      description: Serial number of that certificate, if any.
+      type: str
+      sample: "0x1f"
+error_count:
+  description: Number of findings of severity error.
+  returned: always
+  type: int
+  sample: 0
+warning_count:
+  description: Number of findings of severity warning.
+  returned: always
+  type: int
+  sample: 1
+certificate:
+  description: Facts about the server certificate (public data only). Empty when it cannot be read.
+  returned: always
+  type: dict
+  contains:
+    subject:
+      description: The subject, RFC 4514.
+      type: str
+      sample: CN=mqtt.example.com,O=EMQ X Cloud
+    common_name:
+      description: The subject's common name.
+      type: str
+      sample: mqtt.example.com
+    issuer:
+      description: The issuer, RFC 4514.
+      type: str
+      sample: CN=CA,O=EMQ X Cloud
+    serial:
+      description: The serial number in hexadecimal.
+      type: str
+      sample: "0x1f"
+    version:
+      description: The X.509 version (1 or 3).
+      type: int
+      sample: 3
+    subject_alt_names:
+      description: The subjectAltName entries.
+      type: list
+      elements: str
+      sample: ["DNS:mqtt.example.com"]
+    not_before:
+      description: Start of the validity period, ISO 8601.
+      type: str
+      sample: "2026-01-01T00:00:00+00:00"
+    not_after:
+      description: End of the validity period, ISO 8601.
+      type: str
+      sample: "2036-01-01T00:00:00+00:00"
+    days_left:
+      description: Whole days until O(certificate) expires.
+      type: int
+      sample: 3650
+    key_type:
+      description: The public key's algorithm.
+      type: str
+      sample: RSA
+    key_size:
+      description: The public key's size in bits.
+      type: int
+      sample: 2048
+    key_name:
+      description: The key as import restrictions name it.
+      type: str
+      sample: RSA_2048
+    is_ca:
+      description: Whether the certificate is a CA certificate.
+      type: bool
+      sample: false
+    self_signed:
+      description: Whether subject and issuer are the same.
+      type: bool
+      sample: false
+    fingerprint_sha256:
+      description: SHA-256 fingerprint of the DER certificate.
+      type: str
+      sample: "AB:CD:..."
+    fingerprint_sha1:
+      description: SHA-1 fingerprint of the DER certificate.
+      type: str
+      sample: "AB:CD:..."
+chain:
+  description: Facts about each certificate of the chain, in file order (same keys as RV(certificate)).
+  returned: always
+  type: list
+  elements: dict
+policy:
+  description: The profile the material was checked against.
+  returned: always
+  type: str
+  sample: seed
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
+
+# The items the module checks: option name -> (engine argument, what a person calls it).
+ITEMS = (
+    ("certificate", "certificate", "certificate"),
+    ("chain", "chain", "certificate chain"),
+    ("private_key", "private_key", "private key"),
+    ("client_ca_certificate", "client_ca", "client CA certificate"),
+)
+
+
+def read_item(module, option):
+    """The bytes and display name of one item, from its content or its path option; (None, None) when absent."""
+    content = module.params[option]
+    path = module.params[option + "_path"]
+    if content is not None:
+        return content.encode("utf-8"), option
+    if path is None:
+        return None, None
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(), path
+    except OSError as exc:
+        module.fail_json(
+            msg="%s: cannot read %s (%s). Fix the path in %s_path, or give the content in %s."
+            % (option + "_path", path, exc.strerror, option, option)
+        )
+    return None, None  # not reached
+
+
+def facts_of(report_material):
+    """Facts (public data only) about every certificate of a material, in file order."""
+    from ..module_utils.certhygiene.facts import describe_certificate
+
+    return [describe_certificate(block.certificate) for block in report_material.certificates]
+
+
+def main():
+    argument_spec = dict(
+        certificate=dict(type="str"),
+        certificate_path=dict(type="path"),
+        chain=dict(type="str"),
+        chain_path=dict(type="path"),
+        private_key=dict(type="str", no_log=True),
+        private_key_path=dict(type="path"),
+        client_ca_certificate=dict(type="str"),
+        client_ca_certificate_path=dict(type="path"),
+        auth_type=dict(type="str", default="one-way", choices=["one-way", "two-way"]),
+        profile=dict(type="str", choices=["seed", "emqx-cloud", "strict"]),
+        policy=dict(type="path"),
+        policy_overrides=dict(type="dict"),
+        fail_on=dict(type="str", default="error", choices=["error", "warning"]),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=[(option, option + "_path") for option, _, _ in ITEMS],
+        required_one_of=[("certificate", "certificate_path")],
+        supports_check_mode=True,
+    )
+    if not HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
+
+    from ..module_utils.certhygiene.check import check_material
+    from ..module_utils.certhygiene.material import read_bytes
+    from ..module_utils.certhygiene.policy import PolicyError, load_policy
+
+    try:
+        policy = load_policy(
+            profile=module.params["profile"], path=module.params["policy"], overrides=module.params["policy_overrides"],
+            discover=False,
+        )
+    except PolicyError as exc:
+        module.fail_json(msg="policy: %s" % exc)
+
+    material = {}
+    names = {}
+    for option, argument, _label in ITEMS:
+        data, name = read_item(module, option)
+        material[argument] = data
+        if name is not None:
+            names[argument] = name
+
+    report = check_material(
+        certificate=material["certificate"],
+        chain=material["chain"],
+        private_key=material["private_key"],
+        client_ca=material["client_ca"],
+        auth_type=module.params["auth_type"],
+        policy=policy,
+        names=names,
+    )
+    certificate_facts = facts_of(read_bytes(material["certificate"], names["certificate"]))
+    chain_facts = facts_of(read_bytes(material["chain"], names["chain"])) if material["chain"] is not None else []
+    result = dict(
+        changed=False,
+        findings=[finding.as_dict() for finding in report.findings],
+        error_count=report.errors,
+        warning_count=report.warnings,
+        certificate=certificate_facts[0] if certificate_facts else {},
+        chain=chain_facts,
+        policy=policy.profile,
+    )
+    fail_on = module.params["fail_on"]
+    if report.failed(fail_on):
+        failing = [f for f in report.findings if f.severity == "error" or fail_on == "warning"]
+        lines = ["%s [%s] %s Fix: %s" % (f.path, f.rule_id, f.message, f.hint) for f in failing]
+        result["msg"] = "%d finding(s) at or above severity %s:\n%s" % (len(failing), fail_on, "\n".join(lines))
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

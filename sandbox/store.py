@@ -1,0 +1,123 @@
+# Copyright: certhygiene developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The sandbox's state: one TLS configuration per deployment and the write log, in SQLite."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tls (
+    deployment_id TEXT PRIMARY KEY,
+    tls_type TEXT NOT NULL,
+    cert_pem TEXT NOT NULL,
+    key_pem TEXT NOT NULL,
+    cacert_pem TEXT,
+    cn TEXT NOT NULL,
+    expire TEXT NOT NULL,
+    status TEXT NOT NULL,
+    message TEXT,
+    generation INTEGER NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS writes (
+    ts REAL NOT NULL,
+    method TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    deployment_id: str
+    tls_type: str
+    cert_pem: str
+    key_pem: str
+    cacert_pem: str | None
+    cn: str
+    expire: str
+    status: str
+    message: str | None
+    generation: int
+
+    def public(self) -> dict[str, str]:
+        """What GET returns: never the certificate, the key or the CA."""
+        out = {"tlsType": self.tls_type, "cn": self.cn, "expire": self.expire, "status": self.status}
+        if self.status == "failed" and self.message:
+            out["message"] = self.message
+        return out
+
+    def __repr__(self) -> str:  # keep the key out of any accidental log line
+        return f"TlsConfig({self.deployment_id!r}, {self.tls_type!r}, cn={self.cn!r}, status={self.status!r})"
+
+
+class Store:
+    """Thread-safe access to ``state.db`` (file mode 0600)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+        os.chmod(path, 0o600)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.chmod(path + suffix, 0o600)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def get(self, deployment_id: str) -> TlsConfig | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT deployment_id, tls_type, cert_pem, key_pem, cacert_pem, cn, expire, status, message, generation"
+                " FROM tls WHERE deployment_id = ?",
+                (deployment_id,),
+            ).fetchone()
+        return TlsConfig(*row) if row else None
+
+    def put(
+        self, deployment_id: str, tls_type: str, cert_pem: str, key_pem: str, cacert_pem: str | None, cn: str, expire: str
+    ) -> TlsConfig:
+        """Store a new configuration with status ``pending`` and a new generation."""
+        with self._lock:
+            row = self._db.execute("SELECT generation FROM tls WHERE deployment_id = ?", (deployment_id,)).fetchone()
+            generation = (row[0] if row else 0) + 1
+            self._db.execute(
+                "INSERT OR REPLACE INTO tls VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', NULL, ?, ?)",
+                (deployment_id, tls_type, cert_pem, key_pem, cacert_pem, cn, expire, generation, time.time()),
+            )
+        config = self.get(deployment_id)
+        assert config is not None
+        return config
+
+    def set_status(self, deployment_id: str, generation: int, status: str, message: str | None = None) -> bool:
+        """Set the status of ``generation``; False when a newer write superseded it (or it was deleted)."""
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE tls SET status = ?, message = ? WHERE deployment_id = ? AND generation = ?",
+                (status, message, deployment_id, generation),
+            )
+            return cur.rowcount == 1
+
+    def delete(self, deployment_id: str) -> bool:
+        with self._lock:
+            cur = self._db.execute("DELETE FROM tls WHERE deployment_id = ?", (deployment_id,))
+            return cur.rowcount == 1
+
+    def record_write(self, method: str, now: float | None = None) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO writes VALUES (?, ?)", (now or time.time(), method))
+
+    def writes_since(self, since: float) -> list[float]:
+        with self._lock:
+            rows = self._db.execute("SELECT ts FROM writes WHERE ts > ? ORDER BY ts", (since,)).fetchall()
+        return [r[0] for r in rows]

@@ -1,0 +1,68 @@
+"""A loopback HTTP server that serves CA certificates for AIA caIssuers URLs (DER, PEM, PKCS#7)."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+
+class AiaServer:
+    """Serves ``files`` (path -> bytes) on 127.0.0.1; ``hits`` counts the requests per path."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.hits: dict[str, int] = {}
+        self.port = 0
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def put_der(self, path: str, cert: x509.Certificate) -> str:
+        self.files[path] = cert.public_bytes(serialization.Encoding.DER)
+        return self.url(path)
+
+    def put_pem(self, path: str, cert: x509.Certificate) -> str:
+        self.files[path] = cert.public_bytes(serialization.Encoding.PEM)
+        return self.url(path)
+
+    def put_pkcs7(self, path: str, *certs: x509.Certificate) -> str:
+        self.files[path] = pkcs7.serialize_certificates(list(certs), serialization.Encoding.DER)
+        return self.url(path)
+
+
+@contextmanager
+def aia_server() -> Iterator[AiaServer]:
+    server_state = AiaServer()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            server_state.hits[self.path] = server_state.hits.get(self.path, 0) + 1
+            body = server_state.files.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pkix-cert")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server_state.port = httpd.server_address[1]
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server_state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
