@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv lint typecheck unit sanity ansible-lint test demo bench clean
+.PHONY: all venv mosquitto lint typecheck unit sanity ansible-lint test demo bench clean
 
 all: test
 
@@ -36,8 +36,18 @@ ansible-lint: venv
 
 test: lint typecheck sanity ansible-lint unit
 
-demo: venv
+demo: venv mosquitto
+	bash demo/check_demo.sh
 	bash demo/run.sh
+
+# The sandbox drives a real mosquitto broker: install it where we can, say how where we cannot.
+mosquitto:
+	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; \
+	  else \
+	    echo "make demo needs mosquitto: run 'sudo apt-get install -y mosquitto' (Debian/Ubuntu) and try again" >&2; exit 1; \
+	  fi; }
 
 bench: venv
 	@for bench in tests/bench/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done

@@ -18,8 +18,13 @@ import argparse
 import os
 import sys
 from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from certhygiene.policy import Policy
 
 VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
+VAULT_TIP = f" (pass --vault-password-file or set {VAULT_ENV} to check it)"
 
 
 def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -63,27 +68,28 @@ def run_hook(
         password = read_vault_password(args.vault_password_file, prog)
         if password is None:
             return 2
-    report = check_paths(
-        args.filenames,
-        policy,
-        root=os.getcwd(),
-        rules=frozenset(rules) if rules is not None else None,
-        vault_password=password,
-    )
+    try:
+        report = check_paths(
+            args.filenames,
+            policy,
+            root=os.getcwd(),
+            rules=frozenset(rules) if rules is not None else None,
+            vault_password=password,
+        )
+    except ValueError as exc:  # an unknown rule id: the hook and the engine disagree
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
     for finding in report.findings:
         print(finding.text())
-    for note in getattr(report, "notes", None) or ():
-        print(f"{prog}: note: {note}")
+    for path, reason in report.skipped:
+        print(f"{path}: skipped: {reason}" + (VAULT_TIP if "no vault password" in reason else ""))
     failed = report.failed(args.fail_on)
     if report.findings:
-        print(
-            f"{prog}: {report.errors} error(s), {report.warnings} warning(s) in {len(args.filenames)} file(s)",
-            file=sys.stderr if not failed else sys.stdout,
-        )
+        print(f"{prog}: {len(report.errors)} error(s), {len(report.warnings)} warning(s) (profile {report.profile})")
     return 1 if failed else 0
 
 
-def load_policy_or_none(path: str | None, profile: str | None, prog: str) -> object | None:
+def load_policy_or_none(path: str | None, profile: str | None, prog: str) -> Policy | None:
     """The policy, or None after printing why it cannot be loaded (the caller exits 2)."""
     from certhygiene.policy import PolicyError, load_policy
 
@@ -113,6 +119,9 @@ def read_vault_password(path: str, prog: str) -> bytes | None:
         return None
     password = data.splitlines()[0].strip() if data.strip() else b""
     if not password:
-        print(f"{prog}: the vault password file {path} is empty. Fix --vault-password-file or ${VAULT_ENV}.", file=sys.stderr)
+        print(
+            f"{prog}: the vault password file {path} is empty. Fix --vault-password-file or ${VAULT_ENV}.",
+            file=sys.stderr,
+        )
         return None
     return password

@@ -108,6 +108,17 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the broker when the thread that started it (the sandbox's apply worker) dies."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class Mosquitto:
     """One mosquitto process, restarted with a new config on every change."""
 
@@ -159,7 +170,9 @@ class Mosquitto:
         return self.proc is not None and self.proc.poll() is None
 
     def _write_files(self, tls: TlsFiles | None) -> None:
-        write_atomic(os.path.join(self.workdir, "passwd"), password_line(self.mqtt_user, self._mqtt_password).encode(), KEY_MODE)
+        write_atomic(
+            os.path.join(self.workdir, "passwd"), password_line(self.mqtt_user, self._mqtt_password).encode(), KEY_MODE
+        )
         for name in ("server.crt", "server.key", "client-ca.crt"):
             path = os.path.join(self.workdir, name)
             if tls is None and os.path.exists(path):
@@ -195,6 +208,28 @@ class Mosquitto:
                 return  # nothing to listen on: no broker needed
             self._start(ports, timeout)
 
+    def _log_says_running(self, offset: int) -> bool:
+        try:
+            with open(self.log_path, "rb") as handle:
+                handle.seek(offset)
+                return b" running" in handle.read()
+        except OSError:
+            return False
+
+    def _errors(self, stderr_path: str, log_offset: int) -> str:
+        """What mosquitto said since it was started, its errors first (never file contents: it logs no key)."""
+        text = ""
+        for path, offset in ((stderr_path, 0), (self.log_path, log_offset)):
+            try:
+                with open(path, "rb") as handle:
+                    handle.seek(offset)
+                    text += handle.read().decode("utf-8", errors="replace")
+            except OSError:
+                pass
+        lines = [line.strip() for line in text.splitlines() if line.strip() and "should not be run as root" not in line]
+        errors = [line for line in lines if "error" in line.lower()]
+        return " | ".join((errors or lines)[-6:]) or "no message"
+
     def _log_tail(self, lines: int = 8) -> str:
         try:
             with open(self.log_path, encoding="utf-8", errors="replace") as handle:
@@ -203,6 +238,10 @@ class Mosquitto:
             return ""
 
     def _start(self, ports: list[int], timeout: float) -> None:
+        try:
+            log_offset = os.path.getsize(self.log_path)
+        except OSError:
+            log_offset = 0
         stderr_path = os.path.join(self.workdir, "mosquitto.stderr")
         with open(stderr_path, "wb") as stderr:
             self.proc = subprocess.Popen(
@@ -211,6 +250,7 @@ class Mosquitto:
                 stdout=stderr,
                 stderr=stderr,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,  # only prctl: mosquitto must not outlive us
             )
         self.starts += 1
         LOG.info("mosquitto started (pid %s) listening on %s", self.proc.pid, ", ".join(map(str, ports)))
@@ -218,11 +258,13 @@ class Mosquitto:
         pending = list(ports)
         while pending:
             if self.proc.poll() is not None:
-                with open(stderr_path, encoding="utf-8", errors="replace") as handle:
-                    err = " | ".join(line.strip() for line in handle.readlines()[-8:])
+                err = self._errors(stderr_path, log_offset)
                 self.proc = None
-                raise MosquittoError(f"mosquitto exited at start: {err or self._log_tail()}")
-            pending = [p for p in pending if not port_open(self.host, p, 0.2)]
+                raise MosquittoError(f"mosquitto exited at start: {err}")
+            if not self._log_says_running(log_offset):
+                pending = list(ports)  # another process may hold a port: trust only mosquitto's own word
+            else:
+                pending = [p for p in pending if not port_open(self.host, p, 0.2)]
             if pending:
                 if time.monotonic() > deadline:
                     self.stop()

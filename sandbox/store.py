@@ -85,7 +85,14 @@ class Store:
         return TlsConfig(*row) if row else None
 
     def put(
-        self, deployment_id: str, tls_type: str, cert_pem: str, key_pem: str, cacert_pem: str | None, cn: str, expire: str
+        self,
+        deployment_id: str,
+        tls_type: str,
+        cert_pem: str,
+        key_pem: str,
+        cacert_pem: str | None,
+        cn: str,
+        expire: str,
     ) -> TlsConfig:
         """Store a new configuration with status ``pending`` and a new generation."""
         with self._lock:

@@ -28,5 +28,6 @@ for item in galaxy.yml meta plugins roles docs changelogs README.md LICENSE test
 done
 find "$dest" -name __pycache__ -prune -exec rm -rf {} +
 cd "$dest"
+printf "tests/output/\n" > .gitignore
 git init -q . && git add -A >/dev/null 2>&1
 PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "${SANITY_PYTHON:-3.11}" --color no "$@"

@@ -107,7 +107,9 @@ def build_deployment(module: Any) -> Deployment:
     if profile == "emqx-cloud" and not params.get("deployment_id"):
         module.fail_json(msg="deployment_id is required with profile=emqx-cloud")
     try:
-        headers = auth_headers(params["auth_style"], params.get("api_key"), params.get("api_secret"), params["auth_header"])
+        headers = auth_headers(
+            params["auth_style"], params.get("api_key"), params.get("api_secret"), params["auth_header"]
+        )
     except ApiError as exc:
         module.fail_json(msg=exc.message)
     retry = RetryPolicy(retries=max(0, params["retries"]), backoff=max(0.0, params["retry_delay"]))

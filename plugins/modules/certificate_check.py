@@ -4,9 +4,7 @@
 # Copyright: certhygiene developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: certificate_check
@@ -14,7 +12,7 @@ short_description: Check a certificate, its chain and its private key against a 
 version_added: 0.1.0
 description:
   - Checks a server certificate, its certificate chain, its private key and, for two-way TLS, the client CA
-    certificate against the certificate restrictions of a TLS deployment (the C(seed) profile: RSA 1024 or
+    certificate against the certificate restrictions of a TLS deployment (with the C(seed) profile, RSA 1024 or
     2048 bit keys, X.509 v3, an FQDN or IP address, an issuer, a valid period with at least 180 days left,
     the chain included for CA-signed certificates and without the certificate itself, PEM encoding,
     an unencrypted private key that belongs to the certificate, the same key algorithm as the signing CA).
@@ -24,17 +22,22 @@ description:
     with a message that lists the failing rules, files and certificates and says how to fix them.
   - It changes nothing; it returns the findings and facts about the certificate.
 author:
-  - certhygiene developers
+  - certhygiene developers (@certhygiene)
 requirements:
   - cryptography >= 42
   - PyYAML (only to read a policy file given in O(policy))
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads; a check mode run reports exactly what a normal run reports.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
+    details: The module changes nothing, so there is no diff.
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 options:
   certificate:
@@ -163,6 +166,10 @@ findings:
       description: The line of the offending PEM block, 0 for the whole file.
       type: int
       sample: 1
+    end_line:
+      description: The last line of the offending PEM block.
+      type: int
+      sample: 21
     message:
       description: What is wrong, naming the certificate by subject and serial.
       type: str
@@ -275,12 +282,12 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
 
-# The items the module checks: option name -> (engine argument, what a person calls it).
+# The items the module checks: (option name, argument of the engine's check_material).
 ITEMS = (
-    ("certificate", "certificate", "certificate"),
-    ("chain", "chain", "certificate chain"),
-    ("private_key", "private_key", "private key"),
-    ("client_ca_certificate", "client_ca", "client CA certificate"),
+    ("certificate", "certificate"),
+    ("chain", "chain"),
+    ("private_key", "private_key"),
+    ("client_ca_certificate", "client_ca"),
 )
 
 
@@ -297,17 +304,24 @@ def read_item(module, option):
             return handle.read(), path
     except OSError as exc:
         module.fail_json(
-            msg="%s: cannot read %s (%s). Fix the path in %s_path, or give the content in %s."
-            % (option + "_path", path, exc.strerror, option, option)
+            msg=f"{option}_path: cannot read {path} ({exc.strerror}). "
+            f"Fix the path in {option}_path, or give the content in {option}."
         )
     return None, None  # not reached
 
 
-def facts_of(report_material):
-    """Facts (public data only) about every certificate of a material, in file order."""
+def chain_facts(data, name):
+    """Facts (public data only) about every readable certificate of the chain, in file order."""
     from ..module_utils.certhygiene.facts import describe_certificate
+    from ..module_utils.certhygiene.material import read_bytes
 
-    return [describe_certificate(block.certificate) for block in report_material.certificates]
+    facts = []
+    for block in read_bytes(data, name).certificates:
+        try:
+            facts.append(describe_certificate(block.certificate))
+        except ValueError:  # a malformed extension: the findings report it
+            continue
+    return facts
 
 
 def main():
@@ -328,7 +342,7 @@ def main():
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
-        mutually_exclusive=[(option, option + "_path") for option, _, _ in ITEMS],
+        mutually_exclusive=[(option, option + "_path") for option, _argument in ITEMS],
         required_one_of=[("certificate", "certificate_path")],
         supports_check_mode=True,
     )
@@ -336,20 +350,21 @@ def main():
         module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
 
     from ..module_utils.certhygiene.check import check_material
-    from ..module_utils.certhygiene.material import read_bytes
     from ..module_utils.certhygiene.policy import PolicyError, load_policy
 
     try:
         policy = load_policy(
-            profile=module.params["profile"], path=module.params["policy"], overrides=module.params["policy_overrides"],
+            profile=module.params["profile"],
+            path=module.params["policy"],
+            overrides=module.params["policy_overrides"],
             discover=False,
         )
     except PolicyError as exc:
-        module.fail_json(msg="policy: %s" % exc)
+        module.fail_json(msg=f"policy: {exc}")
 
     material = {}
     names = {}
-    for option, argument, _label in ITEMS:
+    for option, argument in ITEMS:
         data, name = read_item(module, option)
         material[argument] = data
         if name is not None:
@@ -364,22 +379,20 @@ def main():
         policy=policy,
         names=names,
     )
-    certificate_facts = facts_of(read_bytes(material["certificate"], names["certificate"]))
-    chain_facts = facts_of(read_bytes(material["chain"], names["chain"])) if material["chain"] is not None else []
     result = dict(
         changed=False,
         findings=[finding.as_dict() for finding in report.findings],
-        error_count=report.errors,
-        warning_count=report.warnings,
-        certificate=certificate_facts[0] if certificate_facts else {},
-        chain=chain_facts,
+        error_count=len(report.errors),
+        warning_count=len(report.warnings),
+        certificate=report.facts,
+        chain=chain_facts(material["chain"], names["chain"]) if material["chain"] is not None else [],
         policy=policy.profile,
     )
     fail_on = module.params["fail_on"]
     if report.failed(fail_on):
-        failing = [f for f in report.findings if f.severity == "error" or fail_on == "warning"]
-        lines = ["%s [%s] %s Fix: %s" % (f.path, f.rule_id, f.message, f.hint) for f in failing]
-        result["msg"] = "%d finding(s) at or above severity %s:\n%s" % (len(failing), fail_on, "\n".join(lines))
+        failing = report.errors if fail_on == "error" else report.findings
+        lines = [f"{f.path}: [{f.rule_id}] {f.message} Fix: {f.hint}" for f in failing]
+        result["msg"] = f"{len(failing)} finding(s) at or above severity {fail_on}:\n" + "\n".join(lines)
         module.fail_json(**result)
     module.exit_json(**result)
 

@@ -41,7 +41,7 @@ def aia_server() -> Iterator[AiaServer]:
     server_state = AiaServer()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             server_state.hits[self.path] = server_state.hits.get(self.path, 0) + 1
             body = server_state.files.get(self.path)
             if body is None:

@@ -19,7 +19,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 NOW = datetime.datetime.now(datetime.timezone.utc)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def key(kind: str = "rsa", size: int = 2048, slot: int = 0) -> Any:
     """A private key; ``slot`` gives distinct keys of the same type."""
     if kind == "rsa":

@@ -33,8 +33,8 @@ except ImportError:  # pragma: no cover - exercised by ansible-test's import san
 
 __all__ = [
     "CRYPTOGRAPHY_IMPORT_ERROR",
-    "Cipher",
     "HAS_CRYPTOGRAPHY",
+    "Cipher",
     "ExtendedKeyUsageOID",
     "ExtensionOID",
     "InvalidSignature",

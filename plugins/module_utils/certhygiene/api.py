@@ -5,8 +5,8 @@
 No HTTP library here: every request goes through a *transport*, a callable
 ``(method, url, headers, body, timeout) -> (status, headers, body)`` that raises
 ``TransportError`` when no HTTP answer came back (timeout, reset, refused).
-``opener_transport`` builds one from any ``urlopen``-like function (the modules
-pass ``ansible.module_utils.urls.open_url``, the CLI and tests ``urllib``).
+``opener_transport`` builds one from Ansible's ``open_url`` (the modules);
+``stdlib_transport`` is one on ``http.client`` (the CLI and tests).
 
 Profiles turn the same inputs (leaf, chain, full chain, key, client CA, TLS type)
 into the calls of one service:
@@ -37,13 +37,13 @@ import ssl
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .facts import colon_hex, common_name, not_after, sha256_fingerprint, subject_alt_names, subject_text
 from .material import read_bytes, to_pem
+from .probe import Endpoint, presented_chain
 
 PROFILES = ("emqx-cloud", "emqx5-listener", "generic")
 TLS_TYPES = ("one-way", "two-way")
@@ -114,11 +114,10 @@ def _classify(exc: BaseException) -> TransportError:
 
 
 def opener_transport(opener: Opener) -> Transport:
-    """A transport over an ``urlopen``-like ``opener(method, url, headers, body, timeout)``.
+    """A transport over an ``opener(method, url, headers, body, timeout)`` such as Ansible's ``open_url``.
 
     The opener returns a response (``.status``/``.getcode()``, ``.headers``, ``.read()``)
-    or raises ``urllib.error.HTTPError`` for HTTP error statuses (``open_url`` and
-    ``urllib.request.urlopen`` both do).
+    or raises ``urllib.error.HTTPError`` for HTTP error statuses.
     """
 
     def transport(
@@ -150,20 +149,36 @@ def _header_map(headers: Any) -> dict[str, str]:
         return {}
 
 
-def urllib_transport(*, validate_certs: bool = True, ca_path: str | None = None) -> Transport:
-    """A transport on the standard library, for the CLI and tests."""
+def stdlib_transport(*, validate_certs: bool = True, ca_path: str | None = None) -> Transport:
+    """A transport on the standard library's ``http.client``, for the CLI and tests (no proxy, no redirects)."""
     context = ssl.create_default_context(cafile=ca_path)
     if not validate_certs:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
 
-    def opener(method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float) -> Any:
-        if not url.startswith(("http://", "https://")):
-            raise urllib.error.URLError(f"not an http(s) URL: {url}")
-        request = urllib.request.Request(url, data=body, headers=dict(headers), method=method)  # noqa: S310 - scheme checked
-        return urllib.request.urlopen(request, timeout=timeout, context=context)  # noqa: S310
+    def transport(
+        method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
+    ) -> TransportResult:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TransportError("other", f"not an http(s) URL: {url}")
+        connection: http.client.HTTPConnection
+        if parts.scheme == "https":
+            connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context)
+        else:
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            connection.request(method, target, body=body, headers=dict(headers))
+            response = connection.getresponse()
+            data = response.read()
+            return int(response.status), _header_map(response.headers), bytes(data)
+        except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+            raise _classify(exc) from None
+        finally:
+            connection.close()
 
-    return opener_transport(opener)
+    return transport
 
 
 # --------------------------------------------------------------------------- retries
@@ -294,6 +309,9 @@ class Client:
                 entry["error"] = exc.kind
                 last = f"{exc.kind} ({self.redact(exc.detail)})"
                 delay = self.retry.delay(attempt)
+                if exc.kind == "timeout" and method != "GET":
+                    # The service may still be working on the write: give it as long again before reading back.
+                    delay = max(delay, min(self.timeout, self.retry.max_backoff))
                 ambiguous = True
             else:
                 entry["status"] = status
@@ -588,7 +606,14 @@ def differences(desired: Desired, observed: Observed, *, use_endpoint: bool = Tr
 
 
 def presented_leaf(host: str, port: int, server_name: str | None = None, timeout: float = 10.0) -> bytes:
-    """DER of the certificate an endpoint presents (no verification: we only look at it)."""
+    """DER of the certificate an endpoint presents (no verification: we only look at it).
+
+    The probe's ``presented_chain`` reads it off a TLS 1.2 handshake (which also works on two-way endpoints,
+    before any client certificate is asked for); a TLS-1.3-only endpoint is asked with a plain handshake.
+    """
+    chain = presented_chain(Endpoint("mqtts", host, port), server_name, timeout)
+    if chain:
+        return bytes(chain[0])
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # we read the certificate, we do not trust it
@@ -607,8 +632,8 @@ def observe_endpoint(
     observed.endpoint_fingerprint = observed.endpoint_subject = observed.endpoint_error = None
     try:
         der = presented_leaf(host, port, server_name, timeout)
-    except (OSError, ssl.SSLError, ValueError) as exc:
-        observed.endpoint_error = f"{host}:{port}: {type(exc).__name__}: {exc}"[:300]
+    except Exception as exc:  # OSError, ssl.SSLError, the probe's stage errors: all mean "nothing presented"
+        observed.endpoint_error = f"{host}:{port}: {exc}"[:300]
         return observed
     from ._crypto import x509
 
@@ -713,6 +738,11 @@ class Deployment:
             raise ApiError("deployment_id is required for the emqx-cloud profile")
         self.spec = _EMQX5 if profile == "emqx5-listener" else generic
 
+    def _spec(self) -> GenericSpec:
+        if self.spec is None:
+            raise ApiError(f"the {self.profile} profile has no request templates")
+        return self.spec
+
     @property
     def has_status(self) -> bool:
         return self.profile == "emqx-cloud"
@@ -727,10 +757,10 @@ class Deployment:
     def read(self) -> Observed:
         if self.profile == "emqx-cloud":
             return self._read_cloud()
-        assert self.spec is not None
-        if not self.spec.get_url_template:
+        spec = self._spec()
+        if not spec.get_url_template:
             return Observed(present=True)  # cannot tell: differences() asks for a write
-        response = self.client.request("GET", self.url(self.spec.get_url_template))
+        response = self.client.request("GET", self.url(spec.get_url_template))
         if response.status == 404:
             return Observed(present=False)
         self._raise_for(response, "GET")
@@ -778,7 +808,7 @@ class Deployment:
             if desired.tls_type == "two-way":
                 body["cacert"] = desired.client_ca_pem
             return body
-        assert self.spec is not None
+        spec = self._spec()
         values = {
             "api_url": self.api_url,
             "deployment_id": self.deployment_id,
@@ -795,7 +825,7 @@ class Deployment:
             "ip_addresses": list(desired.ip_addresses),
             "sans": list(desired.dns_names) + list(desired.ip_addresses),
         }
-        return _render(self.spec.body_template, values)
+        return _render(spec.body_template, values)
 
     def write(self, desired: Desired, observed: Observed) -> Response:
         """POST (create) or PUT (update); raises ApiError with ``applied`` set."""
@@ -803,9 +833,9 @@ class Deployment:
             method = "PUT" if observed.present else "POST"
             url = self.url()
         else:
-            assert self.spec is not None
-            method = self.spec.method.upper()
-            url = self.url(self.spec.url_template)
+            spec = self._spec()
+            method = spec.method.upper()
+            url = self.url(spec.url_template)
 
         def converged() -> bool:
             if not (self.has_status or (self.spec is not None and self.spec.get_url_template)):
@@ -857,9 +887,9 @@ class Deployment:
             url = self.url()
             method = "DELETE"
         else:
-            assert self.spec is not None
-            url = self.url(self.spec.delete_url_template or self.spec.get_url_template or self.spec.url_template)
-            method = self.spec.delete_method.upper()
+            spec = self._spec()
+            url = self.url(spec.delete_url_template or spec.get_url_template or spec.url_template)
+            method = spec.delete_method.upper()
 
         def converged() -> bool:
             if not (self.has_status or (self.spec is not None and self.spec.get_url_template)):
@@ -974,5 +1004,5 @@ __all__ = [
     "redact",
     "retry_after_seconds",
     "same_expiry",
-    "urllib_transport",
+    "stdlib_transport",
 ]

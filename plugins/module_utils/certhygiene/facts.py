@@ -48,9 +48,7 @@ def key_info(public_key: Any) -> KeyInfo:
 
 
 def public_key_der(public_key: Any) -> bytes:
-    return bytes(
-        public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
+    return bytes(public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
 
 
 def same_public_key(a: Any, b: Any) -> bool:

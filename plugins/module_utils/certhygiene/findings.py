@@ -22,6 +22,7 @@ class Finding:
     line: int = 0  # 1-based line of the offending PEM block, 0 when it is the whole file
     subject: str | None = None
     serial: str | None = None
+    end_line: int = 0  # last line of the offending PEM block (0: same as ``line``)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -38,6 +38,10 @@ _BEGIN = re.compile(r"^-----BEGIN ([A-Z0-9 ]+)-----\s*$")
 _END = re.compile(r"^-----END ([A-Z0-9 ]+)-----\s*$")
 _HEADER = re.compile(r"^([A-Za-z0-9-]+):\s*(.*)$")
 _BASE64_LINE = re.compile(r"^[A-Za-z0-9+/=]+$")
+# A block with no headers (base64 alphabet only between the armour lines); greedy, so no backtracking.
+_CLEAN_BLOCK = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\r\n]*)-----END ([A-Z0-9 ]+)-----[ \t]*(?:\r?\n|\Z)"
+)
 _OPENSSH_MAGIC = b"openssh-key-v1\x00"
 # DER of the PKCS#7 "data" content type, which starts every PKCS#12 AuthenticatedSafe.
 _PKCS7_DATA_OID = bytes.fromhex("06092a864886f70d010701")
@@ -102,7 +106,9 @@ def read_file(path: str) -> Material:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        return Material(path=path, form="binary", problems=[EncodingProblem(0, f"cannot read the file: {exc.strerror}")])
+        return Material(
+            path=path, form="binary", problems=[EncodingProblem(0, f"cannot read the file: {exc.strerror}")]
+        )
     return read_bytes(data, path)
 
 
@@ -116,11 +122,60 @@ def read_bytes(data: bytes, path: str = "<content>") -> Material:
         if b"-----BEGIN " in data:
             return _read_pem(data, path)
         return _read_binary_or_text(data, path)
-    except Exception as exc:  # noqa: BLE001 - the reader's contract is to never raise
+    except Exception as exc:  # the reader's contract is to never raise
         return Material(path, "binary", problems=[EncodingProblem(1, f"unreadable content ({type(exc).__name__})")])
 
 
 def _read_pem(data: bytes, path: str) -> Material:
+    return _read_clean_pem(data, path) or _read_pem_lines(data, path)
+
+
+def _read_clean_pem(data: bytes, path: str) -> Material | None:
+    """The common case in one pass: ASCII blocks with matching labels, no headers, only
+    white space between them. Anything else returns None and goes to the line reader,
+    which says exactly what is wrong and where."""
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    material = Material(path, "pem")
+    position = 0
+    line = 1
+    for match in _CLEAN_BLOCK.finditer(text):
+        gap = text[position : match.start()]
+        label, body = match.group(1), match.group(2)
+        if gap.strip() or label != match.group(3):
+            return None
+        joined = body.replace("\r", "").replace("\n", "")
+        der = _decode_base64(joined)
+        if der is None:
+            return None
+        whole = match.group(0)
+        start_line = line + gap.count("\n")
+        end_line = start_line + whole.rstrip("\r\n").count("\n")
+        _add_decoded_block(material, label, start_line, end_line, {}, der)
+        line = end_line + (1 if whole.endswith("\n") else 0)
+        position = match.end()
+    if position == 0 or text[position:].strip():
+        return None
+    return material
+
+
+def _decode_base64(joined: str) -> bytes | None:
+    """Strict, canonical base64 (the armour of a clean PEM block), or None."""
+    if not joined or not _BASE64_LINE.match(joined):
+        return None
+    try:
+        raw = joined.encode("ascii")
+        der = binascii.a2b_base64(raw)
+        if binascii.b2a_base64(der, newline=False).rstrip(b"=") != raw.rstrip(b"="):
+            return None
+    except (binascii.Error, ValueError):
+        return None
+    return der
+
+
+def _read_pem_lines(data: bytes, path: str) -> Material:
     material = Material(path, "pem")
     text = data.decode("utf-8", errors="replace")
     if "\ufffd" in text:
@@ -172,20 +227,17 @@ def _read_pem(data: bytes, path: str) -> Material:
     return material
 
 
-def _add_block(
-    material: Material, label: str, start: int, end: int, headers: dict[str, str], body: list[str]
+def _add_block(material: Material, label: str, start: int, end: int, headers: dict[str, str], body: list[str]) -> None:
+    der = _decode_base64("".join(body))
+    if der is None:
+        material.problems.append(EncodingProblem(start, f"the {label} block is not valid base64"))
+        return
+    _add_decoded_block(material, label, start, end, headers, der)
+
+
+def _add_decoded_block(
+    material: Material, label: str, start: int, end: int, headers: dict[str, str], der: bytes
 ) -> None:
-    joined = "".join(body)
-    if not joined or not all(_BASE64_LINE.match(part) for part in body):
-        material.problems.append(EncodingProblem(start, f"the {label} block is not valid base64"))
-        return
-    try:
-        der = binascii.a2b_base64(joined.encode("ascii"))
-        if binascii.b2a_base64(der, newline=False).rstrip(b"=") != joined.encode("ascii").rstrip(b"="):
-            raise binascii.Error("non-canonical")
-    except (binascii.Error, ValueError):
-        material.problems.append(EncodingProblem(start, f"the {label} block is not valid base64"))
-        return
     block = Block(index=len(material.blocks), label=label, kind="other", start_line=start, end_line=end, der=der)
     material.blocks.append(block)
     if label in CERTIFICATE_LABELS:
@@ -231,6 +283,7 @@ def _parse_certificate(block: Block) -> None:
 
 
 def _parse_private_key(block: Block, label: str) -> None:
+    key: Any
     try:
         if label == "OPENSSH PRIVATE KEY":
             key = serialization.load_ssh_private_key(_pem(label, block.der), password=None)

@@ -235,7 +235,9 @@ def _read_file(path: str) -> dict[str, Any]:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise PolicyError(f"{path}: not valid YAML{where}; fix the syntax (a mapping such as 'profile: seed')") from None
+        raise PolicyError(
+            f"{path}: not valid YAML{where}; fix the syntax (a mapping such as 'profile: seed')"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -277,14 +279,14 @@ def _apply(policy: Policy, settings: Mapping[str, Any], where: str) -> Policy:
             raise PolicyError(f"{where}: identity_from_cn must be true or false, not {value!r}")
         changes["identity_from_cn"] = value
     if "chain_files" in settings:
-        changes["chain_files"] = policy.chain_files + tuple(
-            _string_list(settings["chain_files"], "chain_files", where)
-        )
+        changes["chain_files"] = policy.chain_files + tuple(_string_list(settings["chain_files"], "chain_files", where))
     if "severity" in settings:
         severity = dict(policy.severity)
         value = settings["severity"]
         if not isinstance(value, Mapping):
-            raise PolicyError(f"{where}: severity must be a mapping of rule id to error|warning (e.g. 'key.weak: error')")
+            raise PolicyError(
+                f"{where}: severity must be a mapping of rule id to error|warning (e.g. 'key.weak: error')"
+            )
         for rule_id, level in value.items():
             _known_rule(rule_id, "severity", where, RULES)
             if level not in SEVERITIES:
@@ -295,7 +297,9 @@ def _apply(policy: Policy, settings: Mapping[str, Any], where: str) -> Policy:
         disabled = set(policy.disabled)
         value = settings["rules"]
         if not isinstance(value, Mapping):
-            raise PolicyError(f"{where}: rules must be a mapping of rule id to true|false (e.g. 'cert.validity: false')")
+            raise PolicyError(
+                f"{where}: rules must be a mapping of rule id to true|false (e.g. 'cert.validity: false')"
+            )
         for rule_id, on in value.items():
             _known_rule(rule_id, "rules", where, RULES)
             if not isinstance(on, bool):

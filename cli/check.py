@@ -1,0 +1,103 @@
+"""``certhygiene check [PATH ...]``: check certificate files and folders against the policy.
+
+Exit 0 when nothing at or above ``--fail-on`` was found, 1 when something was,
+2 for a usage error (a path that does not exist, a bad policy file, an unreadable
+vault password file). The engine is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+FORMATS = ("text", "json", "sarif")
+VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="check certificates, chains and keys against the policy",
+        description="Check certificate, chain and key files (folders: every certificate-like file under them) "
+        "against the policy: .certhygiene.yaml at the repository root, --policy FILE, or a --profile. "
+        "Exit 0 clean, 1 findings, 2 usage error.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="files and folders (default: the current folder)")
+    parser.add_argument(
+        "--policy", metavar="FILE", help="policy file (default: .certhygiene.yaml at the repository root)"
+    )
+    parser.add_argument("--profile", help="policy profile: seed (default), emqx-cloud or strict")
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    parser.add_argument(
+        "--fail-on", choices=("error", "warning"), default="error", help="lowest severity that makes the exit code 1"
+    )
+    parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of standard output")
+    parser.add_argument(
+        "--vault-password-file",
+        metavar="FILE",
+        default=os.environ.get(VAULT_ENV) or None,
+        help=f"decrypt Ansible Vault files in memory with this password (default: ${VAULT_ENV}); "
+        "without it vault files are skipped",
+    )
+    parser.set_defaults(func=run)
+
+
+def repository_root(start: str | None = None) -> str:
+    """The git top-level folder above ``start`` (default: the current folder), else the current folder."""
+    here = os.path.abspath(start or os.getcwd())
+    folder = here
+    while True:
+        if os.path.exists(os.path.join(folder, ".git")):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return here
+        folder = parent
+
+
+def _usage_error(message: str) -> int:
+    print(f"certhygiene check: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = list(args.paths) or ["."]
+    missing = [path for path in paths if not os.path.exists(path)]
+    if missing:
+        return _usage_error(f"no such file or folder: {', '.join(missing)}")
+    from certhygiene.check import check_paths
+    from certhygiene.policy import PolicyError, load_policy
+    from certhygiene.report import render_json, render_sarif, render_text
+
+    root = repository_root()
+    try:
+        policy = load_policy(profile=args.profile, path=args.policy, root=root)
+    except PolicyError as exc:
+        return _usage_error(str(exc))
+    password = None
+    if args.vault_password_file:
+        from certhygiene.hooks._common import read_vault_password
+
+        password = read_vault_password(args.vault_password_file, "certhygiene check")
+        if password is None:
+            return 2
+    report = check_paths(paths, policy, root=root, vault_password=password)
+    if args.format == "json":
+        text = render_json(report)
+    elif args.format == "sarif":
+        text = render_sarif(report, root)
+    else:
+        text = render_text(report)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            return _usage_error(f"cannot write {args.output} ({exc.strerror}); fix --output")
+        if args.format != "text":
+            sys.stdout.write(render_text(report).splitlines()[-1] + "\n")
+    else:
+        sys.stdout.write(text)
+    return 1 if report.failed(args.fail_on) else 0

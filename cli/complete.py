@@ -1,0 +1,86 @@
+"""``certhygiene complete CERT --chain-out F [--intermediates P]... [--roots P]... [--no-aia]``: common problem 2.
+
+Builds the chain of CERT from the leaf up: from the other certificates in CERT (if it is a
+bundle), from local files and folders (``--intermediates``, ``--roots``; a root given with
+``--roots`` is preferred as the end of the path), and from each certificate's AIA caIssuers
+URL (http:// only; ``--no-aia`` turns it off). Every signature is verified; several
+candidates with the same subject, cross-signed and expired certificates and cycles are
+handled by backtracking. The chain (intermediates in issuing order, without the root unless
+``--include-root``) goes to ``--chain-out``. Exit 0 done, 1 the chain cannot be completed
+(the message names the missing issuer and where it was looked for), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from certhygiene.cli.split import describe, read_input, report_warnings, write_output
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "complete",
+        help="build a certificate's chain from local files and AIA URLs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("cert", metavar="CERT", help="the certificate (or a bundle starting from it)")
+    parser.add_argument("--chain-out", required=True, metavar="FILE", help="where the chain goes")
+    parser.add_argument(
+        "--intermediates", action="append", default=[], metavar="PATH", help="file or folder of candidate issuers"
+    )
+    parser.add_argument(
+        "--roots", action="append", default=[], metavar="PATH", help="file or folder of roots you trust (preferred)"
+    )
+    parser.add_argument("--no-aia", action="store_true", help="do not download issuers from AIA caIssuers URLs")
+    parser.add_argument("--include-root", action="store_true", help="append the root to the chain file")
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per AIA download (default 10)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from certhygiene.chain import (
+        ChainError,
+        arrange,
+        certificates_from_bytes,
+        http_fetch,
+        load_candidates,
+        to_pem_chain,
+    )
+    from certhygiene.facts import cert_label
+
+    data = read_input(args.cert, "complete")
+    if data is None:
+        return 2
+    try:
+        candidates = load_candidates(args.intermediates) + load_candidates(args.roots, trusted=True)
+    except ChainError as exc:
+        print(f"certhygiene complete: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = arrange(
+            certificates_from_bytes(data, args.cert),
+            args.cert,
+            candidates=candidates,
+            fetch=None if args.no_aia else http_fetch,
+            timeout=args.timeout,
+            looked_in=[*args.intermediates, *args.roots],
+        )
+    except ChainError as exc:
+        print(f"certhygiene complete: {exc}", file=sys.stderr)
+        return 1
+    if not result.complete:
+        print(f"certhygiene complete: {result.incomplete_message()}", file=sys.stderr)
+        return 1
+    if args.roots and not result.trusted:
+        print(
+            f"certhygiene complete: warning: the chain ends at {cert_label(result.path[-1].cert)}, "
+            "which is not among --roots",
+            file=sys.stderr,
+        )
+    report_warnings(result, "complete")
+    chain = result.chain(include_root=args.include_root)
+    write_output(args.chain_out, to_pem_chain(chain), describe(chain))
+    return 0

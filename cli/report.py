@@ -1,0 +1,272 @@
+"""``certhygiene report``: every certificate in a tree, soonest expiry first.
+
+    certhygiene report [PATH ...] [--format table|json] [--warn-days N]
+                       [--vault-password-file FILE] [--fail-on expired|expiring]
+
+Each certificate found (in PEM and DER files, bundles and chains, and Ansible
+Vault files when a vault password is given) becomes one row: path and line of its
+PEM block, subject, serial, not_after, days left and a status: ``expired``,
+``expiring`` (fewer days left than ``--warn-days``; default: the policy's
+``min_days_left``, 180 in the seed profile) or ``ok``. Files it cannot read the
+certificates of (vault files without a password, PKCS#12) are listed as skipped,
+with the reason. Exit 0, or 1 with ``--fail-on`` when a certificate has that status
+(``expiring`` includes expired ones); 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
+MAX_FILE_SIZE = 4 * 1024 * 1024  # certificate files are small; larger files are not read
+STATUSES = ("expired", "expiring", "ok")
+
+
+@dataclass
+class Row:
+    path: str
+    line: int
+    subject: str
+    serial: str
+    issuer: str
+    not_before: str
+    not_after: str
+    days_left: int
+    status: str
+    is_ca: bool
+    vault: bool
+
+
+@dataclass
+class Skipped:
+    path: str
+    reason: str
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="list every certificate in a tree by days left (table or JSON)",
+        description="List every certificate in files and folders by days left: path, subject, serial, "
+        "not_after, days left and status (expired, expiring, ok).",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", default=["."], help="files and folders (default: .)")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    parser.add_argument(
+        "--warn-days",
+        type=int,
+        metavar="N",
+        help="'expiring' below N days left (default: the policy's min_days_left, 180 in the seed profile)",
+    )
+    parser.add_argument("--policy", metavar="FILE", help="policy file (default: .certhygiene.yaml here, if any)")
+    parser.add_argument("--profile", help="policy profile: seed (default), emqx-cloud or strict")
+    parser.add_argument(
+        "--vault-password-file",
+        metavar="FILE",
+        default=os.environ.get(VAULT_ENV) or None,
+        help=f"read Ansible Vault files with this password (default: ${VAULT_ENV}); without it they are skipped",
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=("expired", "expiring"),
+        help="exit 1 when a certificate is expired (or expiring, which includes expired)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    warn_days = args.warn_days
+    if warn_days is not None and warn_days < 0:
+        print("certhygiene report: --warn-days must be 0 or more", file=sys.stderr)
+        return 2
+    if warn_days is None:
+        warn_days = _policy_min_days(args.policy, args.profile)
+        if warn_days is None:
+            return 2
+    password: bytes | None = None
+    if args.vault_password_file:
+        password = _read_password(args.vault_password_file)
+        if password is None:
+            return 2
+    missing = [path for path in args.paths if not os.path.exists(path)]
+    if missing:
+        print(f"certhygiene report: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    rows, skipped = collect(args.paths, warn_days=warn_days, vault_password=password)
+    if args.format == "json":
+        print(json.dumps(as_json(rows, skipped, warn_days), indent=2))
+    else:
+        print(render_table(rows, skipped, warn_days))
+    if args.fail_on:
+        failing = ("expired",) if args.fail_on == "expired" else ("expired", "expiring")
+        if any(row.status in failing for row in rows):
+            return 1
+    return 0
+
+
+def collect(
+    paths: Sequence[str],
+    *,
+    warn_days: int,
+    vault_password: bytes | None = None,
+    now: datetime.datetime | None = None,
+) -> tuple[list[Row], list[Skipped]]:
+    """Every certificate under ``paths`` (sorted by days left, then path and line) and the files skipped."""
+    from certhygiene.material import read_bytes
+
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    rows: list[Row] = []
+    skipped: list[Skipped] = []
+    for path in iter_files(paths):
+        shown = _display(path)
+        try:
+            if os.path.getsize(path) > MAX_FILE_SIZE:
+                continue
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            skipped.append(Skipped(shown, f"cannot read the file ({exc.strerror})"))
+            continue
+        material = read_bytes(data, shown)
+        vaulted = False
+        if material.form == "vault":
+            if vault_password is None:
+                skipped.append(
+                    Skipped(
+                        shown, f"Ansible Vault file: no vault password (pass --vault-password-file or set ${VAULT_ENV})"
+                    )
+                )
+                continue
+            plain = _decrypt(data, vault_password)
+            if plain is None:
+                skipped.append(Skipped(shown, "Ansible Vault file: cannot decrypt it with the given vault password"))
+                continue
+            material = read_bytes(plain, shown)
+            vaulted = True
+        if material.form == "pkcs12":
+            skipped.append(Skipped(shown, "PKCS#12 file: its certificates are not read (convert it to PEM)"))
+            continue
+        for block in material.certificates:
+            rows.append(_row(shown, block.start_line, block.certificate, warn_days, vaulted, now))
+    rows.sort(key=lambda row: (row.days_left, row.path, row.line))
+    skipped.sort(key=lambda entry: entry.path)
+    return rows, skipped
+
+
+def iter_files(paths: Sequence[str]) -> Iterator[str]:
+    """The files ``certhygiene check`` would read: files named, and cert-like files under folders named."""
+    from certhygiene import check
+
+    expand = getattr(check, "expand_paths", None) or check._expand
+    yield from expand(paths)
+
+
+def status_of(days_left: int, expired: bool, warn_days: int) -> str:
+    if expired:
+        return "expired"
+    if days_left < warn_days:
+        return "expiring"
+    return "ok"
+
+
+def as_json(rows: Sequence[Row], skipped: Sequence[Skipped], warn_days: int) -> dict[str, Any]:
+    counts = {status: sum(1 for row in rows if row.status == status) for status in STATUSES}
+    return {
+        "warn_days": warn_days,
+        "summary": {"certificates": len(rows), **counts, "skipped": len(skipped)},
+        "certificates": [asdict(row) for row in rows],
+        "skipped": [asdict(entry) for entry in skipped],
+    }
+
+
+def render_table(rows: Sequence[Row], skipped: Sequence[Skipped], warn_days: int) -> str:
+    header = ("DAYS", "STATUS", "NOT AFTER", "PATH", "SUBJECT", "SERIAL")
+    body = [
+        (
+            str(row.days_left),
+            row.status,
+            row.not_after[:19].replace("T", " "),
+            f"{row.path}:{row.line}" + (" (vault)" if row.vault else ""),
+            row.subject,
+            row.serial,
+        )
+        for row in rows
+    ]
+    lines: list[str] = []
+    if body:
+        widths = [max(len(cells[i]) for cells in [header, *body]) for i in range(len(header))]
+        for cells in [header, *body]:
+            lines.append(
+                "  ".join(
+                    cell.rjust(widths[i]) if i == 0 else cell.ljust(widths[i]) for i, cell in enumerate(cells)
+                ).rstrip()
+            )
+    else:
+        lines.append("no certificates found")
+    for entry in skipped:
+        lines.append(f"skipped: {entry.path}: {entry.reason}")
+    counts = {status: sum(1 for row in rows if row.status == status) for status in STATUSES}
+    lines.append(
+        f"{len(rows)} certificate(s): {counts['expired']} expired, {counts['expiring']} expiring "
+        f"(< {warn_days} days), {counts['ok']} ok; {len(skipped)} file(s) skipped"
+    )
+    return "\n".join(lines)
+
+
+def _row(path: str, line: int, cert: Any, warn_days: int, vaulted: bool, now: datetime.datetime) -> Row:
+    from certhygiene.facts import days_left, is_ca, not_after, not_before, serial_text, subject_text
+
+    expires = not_after(cert)
+    left = days_left(cert, now)
+    return Row(
+        path=path,
+        line=line,
+        subject=subject_text(cert),
+        serial=serial_text(cert),
+        issuer=str(cert.issuer.rfc4514_string()),
+        not_before=not_before(cert).isoformat(),
+        not_after=expires.isoformat(),
+        days_left=left,
+        status=status_of(left, expires <= now, warn_days),
+        is_ca=is_ca(cert),
+        vault=vaulted,
+    )
+
+
+def _display(path: str) -> str:
+    """Paths as the user gave them, relative and with forward slashes; ``./`` dropped."""
+    shown = os.path.normpath(path).replace(os.sep, "/")
+    return shown
+
+
+def _policy_min_days(path: str | None, profile: str | None) -> int | None:
+    from certhygiene.policy import PolicyError, load_policy
+
+    try:
+        policy = load_policy(profile=profile, path=path, root=os.getcwd())
+    except PolicyError as exc:
+        print(f"certhygiene report: {exc}", file=sys.stderr)
+        return None
+    return int(policy.min_days_left)
+
+
+def _read_password(path: str) -> bytes | None:
+    from certhygiene.hooks._common import read_vault_password
+
+    return read_vault_password(path, "certhygiene report")
+
+
+def _decrypt(data: bytes, password: bytes) -> bytes | None:
+    from certhygiene.vault import VaultError, decrypt_vault
+
+    try:
+        return decrypt_vault(data, password)
+    except VaultError:
+        return None

@@ -1,0 +1,129 @@
+# Copyright: certhygiene developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pre-commit fixer `split-certificate-bundles` (opt-in): split a certificate file that holds a bundle.
+
+A certificate file ``dir/<stem>.<ext>`` that holds the leaf with its intermediates (and maybe the
+root), in any order, is rewritten to hold the leaf alone; the intermediates go, in issuing order,
+to ``dir/<stem>.chain.pem`` (the chain file ``certhygiene check`` pairs with it). The root is
+dropped: clients trust it and the deployment's chain must not carry it (the seed's common
+problem 1). Like pre-commit-hooks' fixers, the hook exits 1 when it changed a file, so that the
+user reviews and stages the change; running it again changes nothing and exits 0.
+
+Left alone (with a message, exit 1): files that also hold a private key, files holding
+certificates that are not on the leaf's path, two leaves, and an existing chain file that holds
+other certificates. Files named as chain or full-chain files (``*chain*``, ``*bundle*``,
+``*intermediate*``) are never touched: they hold several certificates by design.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import sys
+from collections.abc import Sequence
+
+PROG = "split-certificate-bundles"
+CHAIN_SUFFIX = ".chain.pem"
+_CERT_EXTENSIONS = (".crt", ".cer", ".cert", ".pem")
+_MULTI_CERT_NAMES = ("*chain*", "*bundle*", "*intermediate*")
+
+
+def chain_path_for(path: str) -> str:
+    """``dir/server.crt`` -> ``dir/server.chain.pem``."""
+    folder, name = os.path.split(path)
+    stem = name
+    for ext in _CERT_EXTENSIONS:
+        if name.lower().endswith(ext) and len(name) > len(ext):
+            stem = name[: -len(ext)]
+            break
+    return os.path.join(folder, stem + CHAIN_SUFFIX)
+
+
+def _multi_cert_name(path: str) -> bool:
+    try:
+        from certhygiene.check import CHAIN_PATTERNS, FULLCHAIN_PATTERNS
+
+        patterns: tuple[str, ...] = (*CHAIN_PATTERNS, *FULLCHAIN_PATTERNS)
+    except ImportError:  # pragma: no cover - the rule engine ships with the hooks
+        patterns = _MULTI_CERT_NAMES
+    name = os.path.basename(path).lower()
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def fix_file(path: str) -> tuple[bool, bool]:
+    """Split ``path`` if it is a bundle. Returns (changed, failed); prints what it did or why not."""
+    from certhygiene.chain import ChainError, certificates_from_bytes, dedupe, split_bundle, to_pem_chain
+    from certhygiene.facts import cert_label
+    from certhygiene.files import read_optional, write_atomic
+    from certhygiene.material import read_bytes
+
+    if _multi_cert_name(path):
+        return False, False
+    data = read_optional(path)
+    if data is None:
+        return False, False
+    material = read_bytes(data, path)
+    if material.form != "pem":
+        return False, False
+    certs = dedupe(block.certificate for block in material.certificates)
+    if len(material.certificates) < 2:
+        return False, False
+    if material.has_private_key:
+        print(
+            f"{path}: holds a private key and {len(certs)} certificates; not rewritten. Move the key to its own "
+            f"file, then run the hook again (or: certhygiene split {path} --cert-out ... --chain-out ...)."
+        )
+        return False, True
+    try:
+        result = split_bundle(data, path)
+    except ChainError as exc:
+        print(f"{path}: cannot split: {exc}")
+        return False, True
+    if result.unused:
+        names = ", ".join(cert_label(c) for c in result.unused)
+        print(f"{path}: cannot split: {names} not on the path of {cert_label(result.leaf)}; split it by hand.")
+        return False, True
+    cert_pem = to_pem_chain([result.leaf])
+    chain_pem = to_pem_chain(result.intermediates)
+    chain_path = chain_path_for(path)
+    existing = read_optional(chain_path)
+    if result.intermediates and existing is not None and existing != chain_pem:
+        held = {cert_label(c) for c in certificates_from_bytes(existing, chain_path)}
+        wanted = {cert_label(c) for c in result.intermediates}
+        if held != wanted:
+            print(
+                f"{path}: not split: {chain_path} exists and holds other certificates; merge them by hand "
+                f"(the chain of {cert_label(result.leaf)} is {', '.join(cert_label(c) for c in result.intermediates)})."
+            )
+            return False, True
+    if result.intermediates and existing != chain_pem:
+        write_atomic(chain_path, chain_pem)
+    if data != cert_pem:
+        mode = os.stat(path).st_mode & 0o7777
+        write_atomic(path, cert_pem, mode)
+    parts = [f"kept {cert_label(result.leaf)}"]
+    if result.intermediates:
+        parts.append(f"moved {len(result.intermediates)} intermediate(s) to {chain_path} in issuing order")
+    if result.root is not None:
+        parts.append(f"dropped the root {cert_label(result.root)} (clients trust it; it does not belong in the chain)")
+    if len(certs) < len(material.certificates):
+        parts.append("dropped duplicates")
+    print(f"{path}: split the bundle: " + "; ".join(parts) + ". Review and stage the changes.")
+    return True, False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("filenames", nargs="*", metavar="FILE", help="files to fix (pre-commit passes them)")
+    args = parser.parse_args(argv)
+    status = 0
+    for path in args.filenames:
+        changed, failed = fix_file(path)
+        if changed or failed:
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

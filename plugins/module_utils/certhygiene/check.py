@@ -1,0 +1,692 @@
+# Copyright: certhygiene developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run the rule catalog on material: what the caller hands over, or files in a repository.
+
+``check_material`` checks one TLS configuration as a deployment would receive it
+(certificate, chain, private key, client CA). ``check_paths`` checks files and
+folders of a repository; it works out what each file is:
+
+- *chain files* by name: ``*chain*``, ``*bundle*``, ``*intermediate*`` and the
+  policy's ``chain_files`` globs; *full-chain files* (``*fullchain*``,
+  ``*full-chain*``, ``*full_chain*``) legitimately hold the leaf followed by its
+  chain; any other file holding certificates is a *certificate file*: its first
+  certificate is the server certificate (unless it is a CA certificate without a
+  server name: then the file is a CA file).
+- a certificate file's *chain*: the certificates after the first one in the same
+  file; else a chain file in the same folder named after it (``x.crt`` ->
+  ``x.chain.pem``, ``x-chain.pem``, ``x_bundle.crt`` ...: the name starts with the
+  stem and a ``.``/``-``/``_``); else the one generic chain file of the folder
+  (``chain.pem``, ``ca-bundle.crt``, ``intermediate.pem`` ...); else the folder's
+  only chain file.
+- a certificate file's *private key*: keys in the same file; else the first of
+  ``x.key``, ``x.key.pem``, ``x-key.pem``, ``x_key.pem``, ``x.pem`` that holds a key
+  (``x`` is the stem without a ``-cert``/``_cert``/``.cert`` ending), and
+  ``privkey.pem`` for certbot's ``cert.pem``/``fullchain.pem``.
+
+Neighbours are read from disk even when they were not named (a pre-commit hook
+gets only the changed files); file rules run only on the named files. Each file
+is read and parsed once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fnmatch
+import os
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .facts import describe_certificate, is_ca, key_info, subject_alt_names
+from .findings import ERROR, WARNING, Finding
+from .material import EncodingProblem, Material, read_bytes, read_file
+from .policy import Policy, load_policy
+from .rules import CA, CHAIN, CLIENT_CA, FILE, LEAF, RULES, SET, CertRef, FileContext, Hit, Rule, SetContext
+from .vault import VaultError, decrypt_vault
+
+REPORT_VERSION = 1
+
+# Files a folder walk picks up (files named explicitly are always checked).
+CERT_EXTENSIONS = (".crt", ".cer", ".cert", ".pem", ".der")
+WALK_EXTENSIONS = (*CERT_EXTENSIONS, ".key", ".chain", ".csr", ".req", ".p12", ".pfx", ".ca-bundle", ".p7b")
+CHAIN_PATTERNS = ("*chain*", "*bundle*", "*intermediate*")
+FULLCHAIN_PATTERNS = ("*fullchain*", "*full-chain*", "*full_chain*")
+GENERIC_CHAIN_PREFIXES = ("chain", "ca-bundle", "ca_bundle", "cabundle", "bundle", "intermediate")
+_SKIP_DIRS = frozenset({"__pycache__", "node_modules"})
+
+
+@dataclass
+class Report:
+    """What a check found."""
+
+    findings: list[Finding] = field(default_factory=list)
+    files_checked: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    profile: str = "seed"
+    root: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)  # check_material: facts of the server certificate
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == WARNING]
+
+    def failed(self, fail_on: str = "error") -> bool:
+        """True when a finding reaches ``fail_on`` (``error``: errors only; ``warning``: any finding)."""
+        if fail_on not in (ERROR, WARNING):
+            raise ValueError(f"fail_on must be '{ERROR}' or '{WARNING}', not {fail_on!r}")
+        return bool(self.errors) if fail_on == ERROR else bool(self.findings)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "version": REPORT_VERSION,
+            "profile": self.profile,
+            "summary": {
+                "files_checked": len(self.files_checked),
+                "errors": len(self.errors),
+                "warnings": len(self.warnings),
+                "skipped": len(self.skipped),
+            },
+            "files_checked": list(self.files_checked),
+            "skipped": [{"path": path, "reason": reason} for path, reason in self.skipped],
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+
+# ------------------------------------------------------------------ the engine
+
+
+class _Run:
+    """One check: the policy, the rules to run, and the findings so far."""
+
+    def __init__(self, policy: Policy, rules: Iterable[str] | None, now: datetime.datetime | None, root: str) -> None:
+        self.policy = policy
+        self.now = now or datetime.datetime.now(datetime.timezone.utc)
+        self.root = root
+        wanted = set(rules) if rules is not None else None
+        unknown = sorted(wanted - set(RULES)) if wanted is not None else []
+        if unknown:
+            raise ValueError(f"unknown rule id(s): {', '.join(unknown)}; see `certhygiene rules`")
+        self.rules = [r for r in RULES.values() if policy.enabled(r.id) and (wanted is None or r.id in wanted)]
+        self.findings: dict[tuple[str, str, int, str], Finding] = {}
+        self.block_ends: dict[tuple[str, int], int] = {}
+
+    def saw(self, material: Material) -> None:
+        """Remember where each block ends, for the findings' line ranges."""
+        for block in material.blocks:
+            if block.end_line > block.start_line:
+                self.block_ends[(material.path, block.start_line)] = block.end_line
+
+    def run(self, scope: str, ctx: FileContext | SetContext, keep: Any = None) -> None:
+        if isinstance(ctx, FileContext):
+            self.saw(ctx.material)
+        else:
+            for ref in ([ctx.leaf] if ctx.leaf else []) + ctx.chain:
+                self.saw(ref.material)
+            for material, _block in ctx.keys:
+                self.saw(material)
+        for rule in self.rules:
+            if rule.scope != scope:
+                continue
+            try:
+                hits = list(rule.check(ctx))
+            except Exception as exc:  # a rule must not take the check down; report instead
+                where = ctx.path if isinstance(ctx, FileContext) else (ctx.leaf.path if ctx.leaf else "")
+                hits = [Hit(f"could not be checked: the content is malformed ({type(exc).__name__})", where)]
+            for hit in hits:
+                if keep is not None and not keep(rule, hit):
+                    continue
+                self.add(rule, hit)
+
+    def add(self, rule: Rule, hit: Hit) -> None:
+        if self.policy.ignored(rule.id, self.relative(hit.path)):
+            return
+        subject = serial = None
+        if hit.cert is not None:
+            try:
+                subject = str(hit.cert.subject.rfc4514_string())
+                serial = f"0x{hit.cert.serial_number:x}"
+            except Exception:  # noqa: S110 - a malformed name: the finding stands without it
+                pass
+        finding = Finding(
+            rule_id=rule.id,
+            severity=self.policy.severity_of(rule.id, hit.severity or rule.severity),
+            path=hit.path,
+            message=hit.message,
+            hint=hit.hint or rule.hint,
+            line=hit.line,
+            subject=subject,
+            serial=serial,
+            end_line=self.block_ends.get((hit.path, hit.line), hit.line),
+        )
+        self.findings.setdefault((rule.id, hit.path, hit.line, hit.message), finding)
+
+    def relative(self, path: str) -> str:
+        if os.path.isabs(path):
+            try:
+                path = os.path.relpath(path, self.root)
+            except ValueError:
+                return path.replace(os.sep, "/")
+        return path.replace(os.sep, "/")
+
+    def sorted_findings(self) -> list[Finding]:
+        return sorted(self.findings.values(), key=lambda f: (f.path, f.line, f.rule_id, f.message))
+
+
+_VETTED = "_certhygiene_vetted"
+
+
+def _vet(material: Material) -> None:
+    """Parse every certificate's fields once, now: cryptography parses lazily, and a certificate whose name,
+    dates, extensions or key cannot be read is a ``pem.encoding`` problem, not a crash in a later rule."""
+    if getattr(material, _VETTED, False):
+        return
+    setattr(material, _VETTED, True)
+    for block in material.blocks:
+        cert = block.certificate
+        if cert is None:
+            continue
+        try:
+            fields = (cert.version, cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc)
+            del fields
+            len(cert.subject) + len(cert.issuer)
+            list(cert.extensions)
+            key_info(block.public_key if block.public_key is not None else cert.public_key())
+        except Exception as exc:  # whatever cryptography raises, the certificate is unusable
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+            block.certificate = None
+            block.public_key = None
+            block.parse_error = reason
+            material.problems.append(
+                EncodingProblem(block.start_line, f"the {block.label} block cannot be parsed: {reason}")
+            )
+
+
+def _cert_refs(material: Material, role: str, declared: bool) -> list[CertRef]:
+    _vet(material)
+    blocks = material.certificates
+    refs: list[CertRef] = []
+    for index, block in enumerate(blocks):
+        if role == "chain":
+            position = CHAIN
+        elif role == "client_ca":
+            position = CLIENT_CA
+        elif index > 0:
+            position = CHAIN
+        elif declared or role == "bundle" or not _is_ca_file_cert(block.certificate):
+            position = LEAF
+        else:
+            position = CA
+        refs.append(CertRef(material, block, position))
+    return refs
+
+
+def _is_ca_file_cert(cert: Any) -> bool:
+    """A CA certificate that is not also used as a server certificate (it names no host in subjectAltName)."""
+    try:
+        if not is_ca(cert):
+            return False
+        dns, ips = subject_alt_names(cert)
+        return not (dns or ips)
+    except Exception:  # malformed: treat as a server certificate, the rules report it
+        return False
+
+
+# ------------------------------------------------------------------ check_material
+
+
+def check_material(
+    *,
+    certificate: bytes | None,
+    chain: bytes | None = None,
+    private_key: bytes | None = None,
+    client_ca: bytes | None = None,
+    auth_type: str = "one-way",
+    policy: Policy | None = None,
+    names: Mapping[str, str] | None = None,
+    rules: Iterable[str] | None = None,
+    now: datetime.datetime | None = None,
+) -> Report:
+    """Check one TLS configuration: server certificate, chain, private key and (two-way) client CA.
+
+    ``names`` gives the display names findings use for each input (default: the
+    input's name, e.g. ``certificate``); pass file paths when the content came from files.
+    """
+    if auth_type not in ("one-way", "two-way"):
+        raise ValueError(f"auth_type must be 'one-way' or 'two-way', not {auth_type!r}")
+    policy = policy or load_policy(discover=False)
+    shown = {"certificate": "certificate", "chain": "chain", "private_key": "private_key", "client_ca": "client_ca"}
+    shown.update(names or {})
+    run = _Run(policy, rules, now, os.getcwd())
+    report = Report(profile=policy.profile)
+
+    def read(data: bytes | None, key: str, role: str) -> tuple[Material | None, list[CertRef]]:
+        if data is None:
+            return None, []
+        material = read_bytes(bytes(data), shown[key])
+        refs = _cert_refs(material, role, declared=True)
+        report.files_checked.append(shown[key])
+        run.run(FILE, FileContext(material, role, refs, policy, run.now, declared=True))
+        return material, refs
+
+    cert_m, cert_refs = read(certificate, "certificate", "certificate")
+    chain_m, chain_refs = read(chain, "chain", "chain")
+    key_m, _key_refs = read(private_key, "private_key", "key")
+    ca_m, _ca_refs = read(client_ca, "client_ca", "client_ca")
+
+    leaf = cert_refs[0] if cert_refs else None
+    chain_set = chain_refs if chain_m is not None and chain_refs else cert_refs[1:]
+    note = "" if chain_m is None else " (the chain input holds no certificate)"
+    ctx = SetContext(
+        policy,
+        run.now,
+        leaf=leaf,
+        server=True,
+        chain=chain_set,
+        chain_note=note or " (no chain was given)",
+        keys=[(key_m, b) for b in key_m.private_keys] if key_m is not None else [],
+        client_ca=ca_m,
+        client_ca_name=shown["client_ca"],
+        two_way=auth_type == "two-way",
+        check_client_ca=True,
+    )
+    if cert_m is not None and not ctx.keys:
+        ctx.keys = [(cert_m, b) for b in cert_m.private_keys]
+    run.run(SET, ctx)
+    if leaf is not None:
+        try:
+            report.facts = describe_certificate(leaf.cert, run.now)
+        except Exception:  # malformed certificate: no facts, the findings say why
+            report.facts = {}
+    report.findings = run.sorted_findings()
+    return report
+
+
+# ------------------------------------------------------------------ check_paths
+
+
+class _Repo:
+    """Files read once, folder listings, and name-based roles."""
+
+    def __init__(self, policy: Policy, root: str, vault_password: bytes | str | None, report: Report) -> None:
+        self.policy = policy
+        self.root = root
+        self.vault_password = vault_password
+        self.report = report
+        self.materials: dict[str, Material | None] = {}
+        self.listings: dict[str, list[str]] = {}
+        self.folders: dict[str, _Folder] = {}
+        self.name_roles: dict[str, str | None] = {}
+        self.absolute: dict[str, str] = {}
+        self.skips: dict[str, str] = {}
+
+    def abs(self, path: str) -> str:
+        """``os.path.abspath``, remembered for this check."""
+        found = self.absolute.get(path)
+        if found is None:
+            found = self.absolute[path] = os.path.abspath(path)
+        return found
+
+    # --- reading
+
+    def load(self, path: str) -> Material | None:
+        """The material of ``path`` (vault files decrypted); None when it is skipped."""
+        key = self.abs(path)
+        if key in self.materials:
+            return self.materials[key]
+        material: Material | None = read_file(path)
+        if material is not None and material.form == "vault":
+            material = self._decrypt(path)
+        self.materials[key] = material
+        return material
+
+    def _decrypt(self, path: str) -> Material | None:
+        """Check a vault file as if it were its plain content; skip it without a password."""
+        if self.vault_password is None:
+            self.skips[self.abs(path)] = "Ansible Vault file: no vault password given"
+            return None
+        try:
+            with open(path, "rb") as handle:
+                plain = decrypt_vault(handle.read(), self.vault_password)
+        except (OSError, VaultError) as exc:
+            self.skips[self.abs(path)] = f"Ansible Vault file: {exc}"
+            return None
+        return read_bytes(plain, path)
+
+    def listing(self, folder: str) -> list[str]:
+        key = self.abs(folder)
+        if key not in self.listings:
+            try:
+                self.listings[key] = sorted(
+                    name for name in os.listdir(folder or ".") if os.path.isfile(os.path.join(folder or ".", name))
+                )
+            except OSError:
+                self.listings[key] = []
+        return self.listings[key]
+
+    # --- roles
+
+    def relative(self, path: str) -> str:
+        absolute = self.abs(path)
+        try:
+            return os.path.relpath(absolute, self.root).replace(os.sep, "/")
+        except ValueError:
+            return absolute.replace(os.sep, "/")
+
+    def name_role(self, path: str) -> str | None:
+        """``bundle`` (full chain), ``chain`` or None, from the file's name (and the policy's globs)."""
+        if path not in self.name_roles:
+            self.name_roles[path] = self._name_role(path)
+        return self.name_roles[path]
+
+    def _name_role(self, path: str) -> str | None:
+        name = os.path.basename(path).lower()
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in FULLCHAIN_PATTERNS):
+            return "bundle"
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in CHAIN_PATTERNS):
+            return "chain"
+        if self.policy.chain_files:
+            from .policy import path_matches
+
+            relative = self.relative(path)
+            if any(path_matches(relative, pattern) for pattern in self.policy.chain_files):
+                return "chain"
+        return None
+
+    def role(self, path: str, material: Material) -> str:
+        by_name = self.name_role(path)
+        if by_name is not None:
+            return by_name
+        if any(block.kind == "certificate" for block in material.blocks):
+            return "certificate"
+        if material.private_keys:
+            return "key"
+        return "other"
+
+    # --- neighbours
+
+    def folder(self, folder: str) -> _Folder:
+        key = self.abs(folder)
+        if key not in self.folders:
+            self.folders[key] = _Folder(folder, self.listing(folder), self.name_role)
+        return self.folders[key]
+
+    def chain_file_for(self, cert_path: str) -> str | None:
+        folder, name = os.path.split(cert_path)
+        index = self.folder(folder)
+        for stem in _stems(name):
+            candidates = [c for c in index.chain_by_prefix.get(stem, []) if c != name]
+            if candidates:
+                return os.path.join(folder, candidates[0])
+        if len(index.generic_chains) == 1 and index.generic_chains[0] != name:
+            return os.path.join(folder, index.generic_chains[0])
+        if len(index.chains) == 1 and index.chains[0] != name:
+            return os.path.join(folder, index.chains[0])
+        return None
+
+    def key_file_for(self, cert_path: str) -> str | None:
+        folder, name = os.path.split(cert_path)
+        present = self.folder(folder).present
+        candidates: list[str] = []
+        for stem in _stems(name):
+            candidates += [stem + suffix for suffix in _KEY_SUFFIXES]
+        if name.lower() in ("cert.pem", "fullchain.pem"):
+            candidates.append("privkey.pem")
+        for candidate in candidates:
+            if candidate == name or candidate not in present:
+                continue
+            material = self.load(os.path.join(folder, candidate))
+            if material is not None and material.private_keys and not material.certificates:
+                return os.path.join(folder, candidate)
+        return None
+
+    def certs_using_chain(self, chain_path: str) -> list[str]:
+        """Certificate files whose chain file is ``chain_path``."""
+        folder, name = os.path.split(chain_path)
+        index = self.folder(folder)
+        if name in index.generic_chains or len(index.chains) == 1:
+            candidates = index.cert_files
+        else:
+            candidates = sorted(
+                {c for i, ch in enumerate(name) if ch in ".-_" and i > 0 for c in index.cert_by_stem.get(name[:i], [])}
+            )
+        target = self.abs(chain_path)
+        out = []
+        for candidate in candidates:
+            found = self.chain_file_for(os.path.join(folder, candidate))
+            if found is not None and self.abs(found) == target:
+                out.append(os.path.join(folder, candidate))
+        return out
+
+    def certs_using_key(self, key_path: str) -> list[str]:
+        """Certificate files whose private key file is ``key_path``."""
+        folder, name = os.path.split(key_path)
+        index = self.folder(folder)
+        stems = [name[: -len(suffix)] for suffix in _KEY_SUFFIXES if name.endswith(suffix) and len(name) > len(suffix)]
+        candidates = sorted({c for stem in stems for c in index.cert_by_stem.get(stem, [])})
+        if name == "privkey.pem":
+            candidates += [c for c in ("cert.pem", "fullchain.pem") if c in index.present]
+        target = self.abs(key_path)
+        out = []
+        for candidate in candidates:
+            if candidate == name:
+                continue
+            found = self.key_file_for(os.path.join(folder, candidate))
+            if found is not None and self.abs(found) == target:
+                out.append(os.path.join(folder, candidate))
+        return out
+
+
+_KEY_SUFFIXES = (".key", ".key.pem", "-key.pem", "_key.pem", ".pem")
+
+
+class _Folder:
+    """Name indexes of one folder, built once: chain files by stem prefix, certificate files by stem."""
+
+    def __init__(self, folder: str, names: list[str], name_role: Any) -> None:
+        self.present = set(names)
+        self.chain_by_prefix: dict[str, list[str]] = {}
+        self.generic_chains: list[str] = []
+        self.chains: list[str] = []
+        self.cert_files: list[str] = []
+        self.cert_by_stem: dict[str, list[str]] = {}
+        for name in names:
+            role = name_role(os.path.join(folder, name))
+            if role == "chain":
+                self.chains.append(name)
+                if name.lower().startswith(GENERIC_CHAIN_PREFIXES):
+                    self.generic_chains.append(name)
+                for i, char in enumerate(name):
+                    if char in ".-_" and i > 0:
+                        self.chain_by_prefix.setdefault(name[:i], []).append(name)
+            elif name.lower().endswith(CERT_EXTENSIONS):
+                self.cert_files.append(name)
+                for stem in _stems(name):
+                    self.cert_by_stem.setdefault(stem, []).append(name)
+
+
+def _stems(name: str) -> list[str]:
+    """Stems a neighbour may start with: ``server-cert.pem`` -> ``server-cert``, ``server``."""
+    stem = name
+    lower = name.lower()
+    for ext in (*CERT_EXTENSIONS, ".key"):
+        if lower.endswith(ext) and len(name) > len(ext):
+            stem = name[: -len(ext)]
+            break
+    stems = [stem]
+    for suffix in ("-cert", "_cert", ".cert", "-crt", "_crt", ".crt"):
+        if stem.lower().endswith(suffix) and len(stem) > len(suffix):
+            stems.append(stem[: -len(suffix)])
+            break
+    return stems
+
+
+def _expand(paths: Iterable[str]) -> list[str]:
+    """Files named explicitly, and cert-like files (by extension) under the folders named, sorted per folder."""
+    out: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = []
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
+                for name in files:
+                    if name.lower().endswith(WALK_EXTENSIONS) or "chain" in name.lower():
+                        found.append(os.path.join(folder, name))
+            out.extend(sorted(found))
+        else:
+            out.append(path)
+    seen: set[str] = set()
+    unique = []
+    for path in out:
+        key = os.path.abspath(path)
+        if key not in seen:
+            seen.add(key)
+            unique.append(os.path.normpath(path))
+    return unique
+
+
+def check_paths(
+    paths: Sequence[str] | Iterable[str],
+    policy: Policy | None = None,
+    *,
+    root: str | None = None,
+    rules: Iterable[str] | None = None,
+    vault_password: bytes | str | None = None,
+    now: datetime.datetime | None = None,
+) -> Report:
+    """Check files and folders (folders: every cert-like file under them, hidden folders left out).
+
+    ``root`` (default: the current folder) is what ignore globs and SARIF paths are
+    relative to. ``rules`` limits the check to these rule ids (the hooks use it).
+    Ansible Vault files are decrypted in memory with ``vault_password``; without it
+    they are skipped and listed in ``Report.skipped``.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # cryptography's deprecation notes about odd certificates: not for users
+        return _check_paths(list(paths), policy, root, rules, vault_password, now)
+
+
+def _check_paths(
+    paths: list[str],
+    policy: Policy | None,
+    root: str | None,
+    rules: Iterable[str] | None,
+    vault_password: bytes | str | None,
+    now: datetime.datetime | None,
+) -> Report:
+    policy = policy or load_policy(root=root)
+    root = os.path.abspath(root or os.getcwd())
+    report = Report(profile=policy.profile, root=root)
+    run = _Run(policy, rules, now, root)
+    repo = _Repo(policy, root, vault_password, report)
+    asked = _expand(paths)
+    asked_keys = {repo.abs(p) for p in asked}
+
+    leaf_files: list[str] = []
+    extra_leaf_files: list[str] = []  # neighbours of named chain/key files
+    lone_chains: list[tuple[str, Material]] = []
+    for path in asked:
+        material = repo.load(path)
+        if material is None:
+            report.skipped.append((path, repo.skips.get(repo.abs(path), "skipped")))
+            continue
+        report.files_checked.append(path)
+        role = repo.role(path, material)
+        refs = _cert_refs(material, role, declared=False)
+        run.run(FILE, FileContext(material, role, refs, policy, run.now))
+        if role in ("certificate", "bundle") and refs:
+            leaf_files.append(path)
+        elif role == "chain":
+            lone_chains.append((path, material))
+        elif role == "key":
+            extra_leaf_files.extend(repo.certs_using_key(path))
+
+    used_chains: set[str] = set()
+    for path, _material in lone_chains:
+        users = repo.certs_using_chain(path)
+        if users:
+            used_chains.add(repo.abs(path))
+            extra_leaf_files.extend(users)
+
+    done: set[str] = set()
+    for path in leaf_files + extra_leaf_files:
+        key = repo.abs(path)
+        if key in done:
+            continue
+        done.add(key)
+        _check_set(run, repo, path, asked_keys, used_chains)
+
+    for path, material in lone_chains:
+        if repo.abs(path) in used_chains:
+            continue
+        refs = _cert_refs(material, "chain", declared=False)
+        run.run(SET, SetContext(policy, run.now, leaf=None, chain=refs))
+
+    report.findings = run.sorted_findings()
+    return report
+
+
+def _check_set(run: _Run, repo: _Repo, path: str, asked: set[str], used_chains: set[str]) -> None:
+    material = repo.load(path)
+    if material is None:
+        return
+    role = repo.role(path, material)
+    if role not in ("certificate", "bundle"):
+        return
+    refs = _cert_refs(material, role, declared=False)
+    if not refs:
+        return
+    leaf = refs[0]
+    # A CA file (its first certificate a CA without a server name) is a CA bundle, not leaf + chain.
+    chain = refs[1:] if leaf.position == LEAF else []
+    note = ""
+    if leaf.position != LEAF:
+        pass
+    elif not chain and role == "certificate":
+        chain_path = repo.chain_file_for(path)
+        if chain_path is not None:
+            chain_material = repo.load(chain_path)
+            if chain_material is not None:
+                chain = _cert_refs(chain_material, "chain", declared=False)
+                used_chains.add(repo.abs(chain_path))
+        if chain_path is None:
+            stem = _stems(os.path.basename(path))[-1]
+            note = f" (no chain in the file and no chain file beside it, such as {stem}.chain.pem or chain.pem)"
+        elif not chain:
+            note = f" ({chain_path} holds no certificate)"
+    elif not chain:
+        note = " (the full-chain file holds only the certificate)"
+    keys = [(material, block) for block in material.private_keys]
+    if not keys:
+        key_path = repo.key_file_for(path)
+        if key_path is not None:
+            key_material = repo.load(key_path)
+            if key_material is not None:
+                keys = [(key_material, block) for block in key_material.private_keys]
+    ctx = SetContext(
+        run.policy,
+        run.now,
+        leaf=leaf,
+        server=leaf.position == LEAF,
+        chain=chain,
+        chain_note=note,
+        keys=keys,
+    )
+    leaf_asked = repo.abs(path) in asked
+    members = {repo.abs(path)} | {repo.abs(r.path) for r in chain}
+    members |= {repo.abs(m.path) for m, _block in keys}
+    if not members & asked:
+        return
+
+    def keep(rule: Rule, hit: Hit) -> bool:
+        # A finding about the certificate alone (a missing chain) only when the certificate was named.
+        return leaf_asked or rule.id != "chain.required"
+
+    run.run(SET, ctx, keep)
+
+
+__all__ = ["CA", "CHAIN", "CLIENT_CA", "LEAF", "Report", "check_material", "check_paths"]

@@ -1,0 +1,179 @@
+# Copyright: certhygiene developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Render a ``Report``: text for people, JSON for scripts, SARIF 2.1.0 for code scanning."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import urllib.parse
+from typing import Any
+
+from .check import REPORT_VERSION, Report
+from .findings import ERROR, Finding
+from .rules import RULES, Rule
+
+TOOL_NAME = "certhygiene"
+TOOL_VERSION = "0.1.0"
+TOOL_URI = "https://example.invalid/certhygiene/tls"
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+SRCROOT = "SRCROOT"
+FINGERPRINT_KEY = "certhygiene/v1"
+
+
+# ------------------------------------------------------------------ text
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def summary_line(report: Report) -> str:
+    parts = [f"{_plural(len(report.files_checked), 'file')} checked"]
+    if report.findings:
+        parts.append(_plural(len(report.errors), "error"))
+        parts.append(_plural(len(report.warnings), "warning"))
+    else:
+        parts.append("no findings")
+    if report.skipped:
+        parts.append(f"{len(report.skipped)} skipped")
+    return f"{TOOL_NAME}: {', '.join(parts)} (profile {report.profile})"
+
+
+def render_text(report: Report) -> str:
+    """One line per finding (``path:line: severity [rule.id] message Fix: hint``), skipped files, a summary."""
+    lines = [finding.text() for finding in report.findings]
+    lines += [f"{path}: skipped: {reason}" for path, reason in report.skipped]
+    lines.append(summary_line(report))
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ JSON
+
+
+def render_json(report: Report) -> str:
+    """The report as JSON; the schema is versioned by the top-level ``version`` field."""
+    data = {"tool": {"name": TOOL_NAME, "version": TOOL_VERSION}, **report.as_dict()}
+    data["version"] = REPORT_VERSION
+    return json.dumps(data, indent=2) + "\n"
+
+
+def rules_as_json() -> str:
+    """The rule catalog as JSON (``certhygiene rules --format json``)."""
+    return json.dumps({"version": REPORT_VERSION, "rules": [r.as_dict() for r in RULES.values()]}, indent=2) + "\n"
+
+
+# ------------------------------------------------------------------ SARIF
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _sarif_level(severity: str) -> str:
+    return "error" if severity == ERROR else "warning"
+
+
+def sarif_rule(rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "shortDescription": {"text": _sentence(rule.title)},
+        "fullDescription": {"text": _sentence(rule.description)},
+        "help": {"text": rule.help_text, "markdown": rule.help_markdown},
+        "helpUri": rule.help_uri,
+        "defaultConfiguration": {"level": _sarif_level(rule.severity)},
+        "properties": {
+            "security-severity": rule.security_severity,
+            "tags": list(rule.tags),
+            "precision": "very-high",
+            "problem.severity": rule.severity,
+            "citation": rule.citation,
+        },
+    }
+
+
+def _artifact(path: str, root: str) -> dict[str, Any]:
+    """A repository-relative URI with ``uriBaseId`` SRCROOT; an absolute file URI for paths outside ``root``."""
+    absolute = os.path.abspath(path)  # finding paths are as given: relative to the current folder
+    relative = os.path.relpath(absolute, root)
+    if relative == os.curdir or relative.split(os.sep, 1)[0] == os.pardir:
+        return {"uri": pathlib.Path(absolute).as_uri()}
+    return {"uri": urllib.parse.quote(relative.replace(os.sep, "/"), safe="/"), "uriBaseId": SRCROOT}
+
+
+def _fingerprint(finding: Finding, uri: str) -> str:
+    """Stable across line moves: rule, file and certificate (serial and subject), never the line."""
+    material = "\0".join((finding.rule_id, uri, finding.serial or "", finding.subject or ""))
+    if finding.serial is None:
+        material += "\0" + finding.message  # no certificate: the message tells findings apart
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+
+
+def _location(finding: Finding, root: str) -> dict[str, Any]:
+    start = max(finding.line, 1)
+    end = max(finding.end_line, start)
+    return {
+        "physicalLocation": {
+            "artifactLocation": _artifact(finding.path, root),
+            "region": {"startLine": start, "endLine": end},
+        }
+    }
+
+
+def render_sarif(report: Report, root: str | None = None) -> str:
+    """SARIF 2.1.0: the full catalog as ``tool.driver.rules``, one result per finding, paths relative to ``root``."""
+    root = os.path.abspath(root or report.root or os.getcwd())
+    rule_ids = list(RULES)
+    index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
+    results = []
+    seen: dict[str, int] = {}
+    for finding in report.findings:
+        location = _location(finding, root)
+        uri = location["physicalLocation"]["artifactLocation"]["uri"]
+        digest = _fingerprint(finding, uri)
+        seen[digest] = seen.get(digest, 0) + 1
+        result: dict[str, Any] = {
+            "ruleId": finding.rule_id,
+            "ruleIndex": index[finding.rule_id],
+            "level": _sarif_level(finding.severity),
+            "message": {"text": f"{_sentence(finding.message)} Fix: {_sentence(finding.hint)}"},
+            "locations": [location],
+            "partialFingerprints": {FINGERPRINT_KEY: f"{digest}:{seen[digest]}"},
+        }
+        if finding.subject is not None or finding.serial is not None:
+            result["properties"] = {"subject": finding.subject, "serial": finding.serial}
+        results.append(result)
+    notifications = [
+        {
+            "level": "note",
+            "message": {"text": _sentence(f"Skipped {path}: {reason}")},
+            "locations": [{"physicalLocation": {"artifactLocation": _artifact(path, root)}}],
+        }
+        for path, reason in report.skipped
+    ]
+    invocation: dict[str, Any] = {"executionSuccessful": True}
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": TOOL_NAME,
+                "version": TOOL_VERSION,
+                "semanticVersion": TOOL_VERSION,
+                "informationUri": TOOL_URI,
+                "rules": [sarif_rule(RULES[rule_id]) for rule_id in rule_ids],
+            }
+        },
+        "originalUriBaseIds": {SRCROOT: {"uri": pathlib.Path(root).as_uri().rstrip("/") + "/"}},
+        "invocations": [invocation],
+        "results": results,
+        "columnKind": "unicodeCodePoints",
+        "properties": {"profile": report.profile, "filesChecked": len(report.files_checked)},
+    }
+    log = {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
+    return json.dumps(log, indent=2) + "\n"

@@ -1,0 +1,761 @@
+# Copyright: certhygiene developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rule catalog: every restriction of the seed document, once, as a named rule.
+
+A rule is a function registered with ``@rule(...)``: a stable id, a fixed default
+severity, the seed sentence it enforces (``citation``), a title, a fix hint and
+its SARIF metadata. The function looks at a context and yields ``Hit``s; the
+engine (``check.py``) turns hits into findings, applying the policy's severities
+and ignores. Rules read parsed material only (``material.py``), never bytes, and
+never put key material in a message.
+
+Two scopes:
+
+- ``file``: one file (``FileContext``): its blocks, and its certificates with their
+  position (``leaf`` = the server certificate, ``chain``, ``ca``, ``client_ca``).
+- ``set``: one TLS configuration (``SetContext``): a server certificate with its
+  chain, private key and (two-way TLS) client CA.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._crypto import ExtendedKeyUsageOID, ExtensionOID, x509
+from .facts import (
+    cert_label,
+    common_name,
+    extension,
+    is_ca,
+    is_fqdn_or_ip,
+    is_self_issued,
+    is_signed_by,
+    key_info,
+    not_after,
+    not_before,
+    same_public_key,
+    subject_alt_names,
+)
+from .findings import ERROR, WARNING
+from .material import Block, Material
+
+DOCS_URL = "https://example.invalid/certhygiene/tls/docs/rules.md"
+
+FILE = "file"
+SET = "set"
+
+# Certificate positions.
+LEAF = "leaf"  # the server certificate
+CHAIN = "chain"  # a certificate of a chain (or an extra certificate after the leaf)
+CA = "ca"  # a CA certificate file on its own (not a server certificate)
+CLIENT_CA = "client_ca"  # the client CA of two-way TLS
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a rule reports; the engine makes it a ``Finding``."""
+
+    message: str
+    path: str
+    line: int = 0
+    cert: Any = None  # the certificate concerned: its subject and serial go into the finding
+    hint: str | None = None  # a fix more precise than the rule's hint
+    severity: str | None = None  # a severity other than the rule's (cert.validity's warning window)
+
+
+@dataclass(frozen=True)
+class CertRef:
+    """A certificate in a file, with its position."""
+
+    material: Material
+    block: Block
+    position: str
+
+    @property
+    def cert(self) -> Any:
+        return self.block.certificate
+
+    @property
+    def path(self) -> str:
+        return self.material.path
+
+    @property
+    def line(self) -> int:
+        return self.block.start_line
+
+    @property
+    def name(self) -> str:
+        """The certificate's subject and serial (for a finding located at the certificate)."""
+        return cert_label(self.cert)
+
+    @property
+    def label(self) -> str:
+        """Subject, serial and line (for a certificate a finding elsewhere refers to)."""
+        return f"{cert_label(self.cert)} (line {self.line})" if self.line else cert_label(self.cert)
+
+
+@dataclass
+class FileContext:
+    material: Material
+    role: str  # certificate | bundle | chain | key | client_ca | other
+    certs: list[CertRef]
+    policy: Any  # policy.Policy (Any to keep the import graph one-way)
+    now: datetime.datetime
+    declared: bool = False  # the caller said what the input is (check_material), not a file name
+
+    @property
+    def path(self) -> str:
+        return self.material.path
+
+
+@dataclass
+class SetContext:
+    policy: Any
+    now: datetime.datetime
+    leaf: CertRef | None = None
+    server: bool = True  # the leaf is a server certificate (not a CA file)
+    chain: list[CertRef] = field(default_factory=list)
+    chain_note: str = ""  # where a chain was looked for, for chain.required's message
+    keys: list[tuple[Material, Block]] = field(default_factory=list)
+    client_ca: Material | None = None
+    client_ca_name: str = "client_ca"
+    two_way: bool = False
+    check_client_ca: bool = False  # only where the caller says what the client CA is
+    _signed: dict[tuple[int, int], bool] = field(default_factory=dict, repr=False)
+
+    def signed_by(self, cert: Any, issuer: Any) -> bool:
+        """``facts.is_signed_by``, verified once per pair in this context (chain.order and chain.algorithm share)."""
+        key = (id(cert), id(issuer))
+        if key not in self._signed:
+            self._signed[key] = is_signed_by(cert, issuer)
+        return self._signed[key]
+
+
+Check = Callable[[Any], Iterator[Hit]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: str
+    title: str
+    citation: str  # the sentence of the seed document the rule enforces
+    hint: str  # how to fix it
+    description: str  # what the rule checks, in full
+    scope: str
+    security_severity: str  # SARIF / GitHub code scanning score, "0.0" .. "10.0"
+    tags: tuple[str, ...]
+    check: Check = field(compare=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        """PascalCase name for SARIF (``pem.encoding`` -> ``PemEncoding``)."""
+        return "".join(part.capitalize() for part in self.id.replace("_", ".").split("."))
+
+    @property
+    def help_uri(self) -> str:
+        return f"{DOCS_URL}#{self.id.replace('.', '-').replace('_', '-')}"
+
+    @property
+    def help_text(self) -> str:
+        return f'{self.description}\n\nSeed: "{self.citation}"\n\nFix: {self.hint}'
+
+    @property
+    def help_markdown(self) -> str:
+        return (
+            f"**{self.title}** (`{self.id}`, {self.severity})\n\n{self.description}\n\n"
+            f"> {self.citation}\n\n**Fix:** {self.hint}\n"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "title": self.title,
+            "citation": self.citation,
+            "hint": self.hint,
+            "description": self.description,
+            "scope": self.scope,
+            "help_uri": self.help_uri,
+            "security_severity": self.security_severity,
+            "tags": list(self.tags),
+        }
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(
+    rule_id: str,
+    *,
+    severity: str,
+    title: str,
+    citation: str,
+    hint: str,
+    scope: str,
+    security_severity: str,
+    tags: tuple[str, ...] = ("security", "tls"),
+) -> Callable[[Check], Check]:
+    """Register the decorated function as the rule ``rule_id``; its docstring is the rule's description."""
+
+    def register(check: Check) -> Check:
+        description = " ".join((check.__doc__ or title).split())
+        RULES[rule_id] = Rule(
+            rule_id, severity, title, citation, hint, description, scope, security_severity, tags, check
+        )
+        return check
+
+    return register
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def version_of(cert: Any) -> str:
+    try:
+        return "v3" if cert.version == x509.Version.v3 else "v1"
+    except x509.InvalidVersion:
+        return "an unknown version"
+
+
+def _date(moment: datetime.datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _is_client_only(cert: Any) -> bool:
+    """A certificate whose extended key usage allows client auth but not server auth."""
+    usage = extension(cert, ExtensionOID.EXTENDED_KEY_USAGE)
+    if usage is None:
+        return False
+    oids = set(usage)
+    return ExtendedKeyUsageOID.CLIENT_AUTH in oids and ExtendedKeyUsageOID.SERVER_AUTH not in oids
+
+
+def _key_subjects(ctx: FileContext) -> Iterator[tuple[Any, int, Any, str]]:
+    """(public key, line, certificate or None, how to name it) for every key key.algorithm looks at:
+    private keys, public keys, requests, and server certificates (not CA certificates)."""
+    for block in ctx.material.blocks:
+        if block.public_key is None:
+            continue
+        if block.kind == "private_key":
+            yield block.public_key, block.start_line, None, f"the private key (line {block.start_line})"
+        elif block.kind == "public_key":
+            yield block.public_key, block.start_line, None, f"the public key (line {block.start_line})"
+        elif block.kind == "csr":
+            yield block.public_key, block.start_line, None, f"the certificate request (line {block.start_line})"
+    for ref in ctx.certs:
+        if ref.position == LEAF and ref.block.public_key is not None:
+            yield ref.block.public_key, ref.line, ref.cert, ref.name
+
+
+def _is_weak(name: str, algorithm: str, size: int) -> bool:
+    if algorithm in ("RSA", "DSA"):
+        return size < 2048
+    if algorithm == "EC":
+        return size < 256
+    return False
+
+
+_FORMAT_NAMES = {
+    "pkcs1": "PKCS#1 (BEGIN RSA PRIVATE KEY)",
+    "pkcs8": "PKCS#8 (BEGIN PRIVATE KEY)",
+    "sec1": "SEC1 (BEGIN EC PRIVATE KEY)",
+    "openssh": "OpenSSH (BEGIN OPENSSH PRIVATE KEY)",
+    "dsa": "DSA (BEGIN DSA PRIVATE KEY)",
+}
+
+_NOT_PEM = {
+    "der": (
+        "the file is DER (binary), not PEM",
+        "convert it to PEM: `openssl x509 -inform DER -in FILE -out FILE.pem` for a certificate, "
+        "`openssl pkey -inform DER -in KEY -out KEY.pem` for a key",
+    ),
+    "pkcs12": (
+        "the file is a PKCS#12 archive (.p12/.pfx), not PEM",
+        "extract PEM files: `openssl pkcs12 -in FILE -clcerts -nokeys -out server.crt`, "
+        "`openssl pkcs12 -in FILE -cacerts -nokeys -out chain.pem`, "
+        "`openssl pkcs12 -in FILE -nocerts -noenc -out server.key`",
+    ),
+    "binary": (
+        "the file is binary data, not PEM",
+        "give the PEM file (text starting with -----BEGIN CERTIFICATE----- or -----BEGIN PRIVATE KEY-----)",
+    ),
+    "vault": (
+        "the content is encrypted with Ansible Vault, not PEM",
+        "decrypt it before the import (e.g. a `lookup('file', ...)` of a vault-encrypted file, or "
+        "`ansible-vault decrypt`); give the vault password to check what is inside",
+    ),
+}
+
+_WANTS = {"certificate": "certificate", "chain": "certificate", "client_ca": "certificate", "key": "private_key"}
+
+
+# ---------------------------------------------------------------- the catalog
+
+
+@rule(
+    "pem.encoding",
+    severity=ERROR,
+    title="Not PEM-encoded",
+    citation="The certificate, private key and certificate chain must be PEM-encoded.",
+    hint="save the file as PEM: only -----BEGIN ...-----/-----END ...----- blocks with base64 between them, "
+    "nothing else in the file",
+    scope=FILE,
+    security_severity="5.0",
+    tags=("security", "tls", "encoding"),
+)
+def pem_encoding(ctx: FileContext) -> Iterator[Hit]:
+    """The file must be PEM: not DER, PKCS#12, binary or Ansible Vault content; every BEGIN line closed by
+    its END line; valid base64; no text between blocks; blocks that parse; private keys in a format the
+    policy accepts (``key_formats``: PKCS#1 or PKCS#8 by default)."""
+    material = ctx.material
+    if material.form in _NOT_PEM and not (material.form == "binary" and material.problems):
+        message, hint = _NOT_PEM[material.form]
+        yield Hit(message, ctx.path, 0, hint=hint)
+    for problem in material.problems:
+        yield Hit(problem.detail, ctx.path, problem.line)
+    for block in material.private_keys:
+        fmt = block.key_format or ""
+        if material.form == "pem" and fmt not in ctx.policy.key_formats:
+            accepted = ", ".join(_FORMAT_NAMES.get(f, f) for f in ctx.policy.key_formats)
+            hint = (
+                "rewrite it as PKCS#8: `ssh-keygen -p -m PKCS8 -f KEY`"
+                if fmt == "openssh"
+                else "rewrite it as PKCS#8: `openssl pkey -in KEY -out KEY.pk8`"
+            )
+            yield Hit(
+                f"the private key (line {block.start_line}) is in {_FORMAT_NAMES.get(fmt, fmt)} format; "
+                f"the policy accepts {accepted}",
+                ctx.path,
+                block.start_line,
+                hint=hint,
+            )
+    if material.form == "pem" and material.blocks:
+        useful = {"certificate", "csr", "private_key", "public_key"}
+        kinds = {block.kind for block in material.blocks}
+        for block in material.blocks:
+            if block.kind == "other" and kinds & useful:
+                yield Hit(
+                    f"a {block.label} block (line {block.start_line}) stands among the certificates and keys",
+                    ctx.path,
+                    block.start_line,
+                    hint=f"remove the {block.label} block: the file must hold only certificates or only the key",
+                )
+    wanted = _WANTS.get(ctx.role)
+    if ctx.declared and wanted and material.form in ("pem", "der") and not material.problems:
+        if not any(block.kind == wanted for block in material.blocks):
+            found = ", ".join(sorted({block.label for block in material.blocks})) or "nothing"
+            noun = "certificate" if wanted == "certificate" else "private key"
+            yield Hit(
+                f"the {ctx.role.replace('_', ' ')} input holds no {noun} (it holds {found})",
+                ctx.path,
+                0,
+                hint=f"give the {noun} here (check that the fields were not swapped)",
+            )
+
+
+@rule(
+    "key.encrypted",
+    severity=ERROR,
+    title="Private key is passphrase-protected",
+    citation="The private key must be unencrypted.",
+    hint="remove the passphrase: `openssl pkey -in KEY -out KEY.plain` (PKCS#8; add `-traditional` for "
+    "PKCS#1), or `ssh-keygen -p -N '' -m PKCS8 -f KEY` for an OpenSSH key; keep the plain key secret with "
+    "Ansible Vault (`ansible-vault encrypt KEY.plain`) instead of a passphrase",
+    scope=FILE,
+    security_severity="4.0",
+    tags=("security", "tls", "private-key"),
+)
+def key_encrypted(ctx: FileContext) -> Iterator[Hit]:
+    """A private key protected by a passphrase: PKCS#8 ``ENCRYPTED PRIVATE KEY``, legacy PEM with
+    ``Proc-Type: 4,ENCRYPTED``, encrypted OpenSSH keys, encrypted DER. Ansible Vault files are not PEM keys:
+    the engine decrypts them (given the vault password) and checks what is inside."""
+    for block in ctx.material.private_keys:
+        if block.encrypted:
+            how = {
+                "ENCRYPTED PRIVATE KEY": "PKCS#8 ENCRYPTED PRIVATE KEY",
+                "OPENSSH PRIVATE KEY": "an encrypted OpenSSH key",
+                "DER": "an encrypted DER key",
+            }.get(block.label, f"{block.label} with Proc-Type: 4,ENCRYPTED")
+            yield Hit(
+                f"the private key (line {block.start_line}) is encrypted with a passphrase ({how})",
+                ctx.path,
+                block.start_line,
+            )
+
+
+@rule(
+    "key.algorithm",
+    severity=ERROR,
+    title="Key algorithm or size not allowed",
+    citation="The certificate must specify a cryptographic algorithm and a key size. The following algorithms "
+    "are supported by EMQ X Cloud: 1024-bit RSA (RSA_1024) 2048-bit RSA (RSA_2048)",
+    hint="make a new key of an allowed algorithm and size (e.g. `openssl genrsa -out server.key 2048`) and "
+    "reissue the certificate for it",
+    scope=FILE,
+    security_severity="7.5",
+    tags=("security", "tls", "crypto"),
+)
+def key_algorithm(ctx: FileContext) -> Iterator[Hit]:
+    """Private keys, public keys, certificate requests and server certificates whose key is not in the
+    policy's ``allowed_keys`` (seed: RSA_1024, RSA_2048). CA certificates of a chain are not checked: their
+    keys are the CA's choice. The size comes from the public numbers only."""
+    allowed = ctx.policy.allowed_keys
+    for public_key, line, cert, what in _key_subjects(ctx):
+        info = key_info(public_key)
+        if info.name not in allowed:
+            yield Hit(
+                f"{what} has a {info.name} key; the policy allows {', '.join(allowed)}",
+                ctx.path,
+                line,
+                cert=cert,
+            )
+
+
+@rule(
+    "key.weak",
+    severity=WARNING,
+    title="Allowed but weak key",
+    citation="As a security protocol based on the public key algorithm of modern cryptography, TLS/SSL can "
+    "ensure transmission security on computer communication networks.",
+    hint="move to RSA 2048 (or ECDSA P-256 where the service takes it) at the next renewal",
+    scope=FILE,
+    security_severity="6.5",
+    tags=("security", "tls", "crypto"),
+)
+def key_weak(ctx: FileContext) -> Iterator[Hit]:
+    """A key the policy allows but that is weak by today's standards: RSA or DSA under 2048 bits, EC under
+    256 bits (the seed allows RSA_1024)."""
+    allowed = ctx.policy.allowed_keys
+    for public_key, line, cert, what in _key_subjects(ctx):
+        info = key_info(public_key)
+        if info.name in allowed and _is_weak(info.name, info.algorithm, info.size):
+            yield Hit(f"{what} has a {info.name} key, which is weak", ctx.path, line, cert=cert)
+
+
+@rule(
+    "cert.version",
+    severity=ERROR,
+    title="Not an X.509 v3 certificate",
+    citation="The certificate must be an SSL/TLS X.509 version 3 certificate.",
+    hint="reissue it as v3: sign with an extensions file, e.g. `openssl x509 -req ... -extfile openssl.cnf "
+    "-extensions v3_req` (OpenSSL 3 writes v1 when no extensions are given)",
+    scope=FILE,
+    security_severity="4.0",
+    tags=("security", "tls", "certificate"),
+)
+def cert_version(ctx: FileContext) -> Iterator[Hit]:
+    """Every certificate (server, chain, client CA) must be X.509 version 3."""
+    for ref in ctx.certs:
+        version = version_of(ref.cert)
+        if version != "v3":
+            yield Hit(f"{ref.name} is X.509 {version}, not v3", ctx.path, ref.line, cert=ref.cert)
+
+
+@rule(
+    "cert.identity",
+    severity=ERROR,
+    title="No FQDN or IP address",
+    citation="It must contain a public key, the fully qualified domain name (FQDN) or IP address for your "
+    "website, and information about the issuer.",
+    hint="reissue it with the deployment's address in subjectAltName (openssl.cnf `[alt_names]` "
+    "`DNS.1 = mqtt.example.com` or `IP.1 = 203.0.113.10`)",
+    scope=FILE,
+    security_severity="6.0",
+    tags=("security", "tls", "certificate"),
+)
+def cert_identity(ctx: FileContext) -> Iterator[Hit]:
+    """The server certificate must name an FQDN or IP address in subjectAltName, or in the subject CN when it has
+    no subjectAltName name and the policy allows it (``identity_from_cn``: true in seed and emqx-cloud, false in
+    strict). CA certificates and
+    client certificates (extended key usage clientAuth without serverAuth) are not server identities."""
+    for ref in ctx.certs:
+        if ref.position != LEAF or _is_client_only(ref.cert):
+            continue
+        dns, ips = subject_alt_names(ref.cert)
+        if any(is_fqdn_or_ip(name) for name in dns + ips):
+            continue
+        cn = common_name(ref.cert.subject)
+        # The CN counts only when there is no subjectAltName name at all (clients ignore the CN otherwise).
+        if ctx.policy.identity_from_cn and not (dns or ips) and cn and is_fqdn_or_ip(cn):
+            continue
+        san = ", ".join(dns + ips) or "none"
+        where = "subjectAltName or CN" if ctx.policy.identity_from_cn else "subjectAltName"
+        yield Hit(
+            f"{ref.name} names no FQDN or IP address in its {where} (subjectAltName: {san}; CN: {cn or 'none'})",
+            ctx.path,
+            ref.line,
+            cert=ref.cert,
+        )
+
+
+@rule(
+    "cert.issuer",
+    severity=ERROR,
+    title="Empty issuer",
+    citation="It must contain a public key, the fully qualified domain name (FQDN) or IP address for your "
+    "website, and information about the issuer.",
+    hint="reissue it from a CA, or self-sign it with a subject (`openssl req -x509 -subj '/CN=...'`)",
+    scope=FILE,
+    security_severity="4.0",
+    tags=("security", "tls", "certificate"),
+)
+def cert_issuer(ctx: FileContext) -> Iterator[Hit]:
+    """Every certificate must carry information about its issuer: an issuer name that is not empty."""
+    for ref in ctx.certs:
+        if len(ref.cert.issuer) == 0:
+            yield Hit(f"{ref.name} has an empty issuer name", ctx.path, ref.line, cert=ref.cert)
+
+
+@rule(
+    "cert.validity",
+    severity=ERROR,
+    title="Not valid long enough",
+    citation="The certificate must be valid. and it cannot be imported before its validity period begins or "
+    "within 180 days before its validity period begins.",
+    hint="renew it: issue a new certificate (and chain) that is valid now and for long enough",
+    scope=FILE,
+    security_severity="7.0",
+    tags=("security", "tls", "certificate", "expiry"),
+)
+def cert_validity(ctx: FileContext) -> Iterator[Hit]:
+    """Every certificate must be valid now (not before its notBefore, not after its notAfter). The server
+    certificate must also have at least ``min_days_left`` days of validity left (the seed names 180 days);
+    with ``warn_days`` (strict: 210) a warning comes that many days before expiry."""
+    policy = ctx.policy
+    for ref in ctx.certs:
+        start, end = not_before(ref.cert), not_after(ref.cert)
+        if ctx.now < start:
+            yield Hit(f"{ref.name} is not valid before {_date(start)}", ctx.path, ref.line, cert=ref.cert)
+            continue
+        if ctx.now > end:
+            yield Hit(f"{ref.name} expired on {_date(end)}", ctx.path, ref.line, cert=ref.cert)
+            continue
+        if ref.position != LEAF:
+            continue
+        left = (end - ctx.now).days
+        if left < policy.min_days_left:
+            yield Hit(
+                f"{ref.name} expires on {_date(end)}, in {left} days; the policy needs at least "
+                f"{policy.min_days_left} days left",
+                ctx.path,
+                ref.line,
+                cert=ref.cert,
+            )
+        elif left < policy.warn_days:
+            yield Hit(
+                f"{ref.name} expires on {_date(end)}, in {left} days (warning window: {policy.warn_days} days)",
+                ctx.path,
+                ref.line,
+                cert=ref.cert,
+                hint=f"renew it soon: under {policy.min_days_left} days left it can no longer be imported",
+                severity=WARNING,
+            )
+
+
+@rule(
+    "chain.required",
+    severity=ERROR,
+    title="CA-signed certificate without its chain",
+    citation="If your certificate is signed by a CA, you must include the certificate chain when you import "
+    "your certificate.",
+    hint="give the issuing CA certificates (intermediates first, in order) as the certificate chain: "
+    "`certhygiene complete CERT` fetches and orders them",
+    scope=SET,
+    security_severity="5.0",
+    tags=("tls", "certificate", "chain"),
+)
+def chain_required(ctx: SetContext) -> Iterator[Hit]:
+    """A server certificate that is not self-signed (it is signed by a CA) comes with no chain."""
+    leaf = ctx.leaf
+    if leaf is None or not ctx.server or ctx.chain:
+        return
+    if is_self_issued(leaf.cert) and is_signed_by(leaf.cert, leaf.cert):
+        return
+    issuer = leaf.cert.issuer.rfc4514_string() or "(empty)"
+    yield Hit(
+        f"{leaf.name} is signed by '{issuer}' but has no certificate chain{ctx.chain_note}",
+        leaf.path,
+        leaf.line,
+        cert=leaf.cert,
+    )
+
+
+def _leaf_copies(ctx: SetContext) -> list[CertRef]:
+    """Chain certificates that are the leaf itself or end-entity certificates (chain.leaf's findings)."""
+    out = []
+    for ref in ctx.chain:
+        if (ctx.leaf is not None and ref.block.der == ctx.leaf.block.der) or not is_ca(ref.cert):
+            out.append(ref)
+    return out
+
+
+@rule(
+    "chain.leaf",
+    severity=ERROR,
+    title="Chain holds the certificate or an end-entity certificate",
+    citation="Do not copy the certificate into the certificate chain",
+    hint="remove that certificate from the chain: the chain holds only the CA certificates that issued the "
+    "server certificate (`certhygiene split` separates them)",
+    scope=SET,
+    security_severity="4.0",
+    tags=("tls", "certificate", "chain"),
+)
+def chain_leaf(ctx: SetContext) -> Iterator[Hit]:
+    """The certificate chain holds the server certificate itself, or any end-entity (non-CA) certificate."""
+    for ref in _leaf_copies(ctx):
+        if ctx.leaf is not None and ref.block.der == ctx.leaf.block.der:
+            message = f"the chain holds the certificate itself: {ref.name}"
+        else:
+            message = f"the chain holds {ref.name}, an end-entity certificate (not a CA)"
+        yield Hit(message, ref.path, ref.line, cert=ref.cert)
+
+
+@rule(
+    "chain.order",
+    severity=ERROR,
+    title="Chain out of order or broken",
+    citation="When the certificate is opened in text form, multiple certificates are in the order of user "
+    "certificate-intermediate certificate -root certificate.",
+    hint="order the chain: first the CA that issued the certificate, then the CA that issued that one, and so "
+    "on (`certhygiene complete CERT` rebuilds it)",
+    scope=SET,
+    security_severity="5.0",
+    tags=("tls", "certificate", "chain"),
+)
+def chain_order(ctx: SetContext) -> Iterator[Hit]:
+    """Each chain certificate must directly certify the one before it (the first certifies the server
+    certificate): its subject is the issuer name of the one before, and its key verifies that one's
+    signature."""
+    copies = {id(ref) for ref in _leaf_copies(ctx)}
+    sequence = ([ctx.leaf] if ctx.leaf is not None else []) + [ref for ref in ctx.chain if id(ref) not in copies]
+    for before, ref in itertools.pairwise(sequence):
+        if ctx.signed_by(before.cert, ref.cert):
+            continue
+        wanted = before.cert.issuer.rfc4514_string() or "(empty)"
+        if before.cert.issuer == ref.cert.subject:
+            message = f"{ref.name} has the issuer's name but its key does not verify the signature of {before.label}"
+        else:
+            message = f"{ref.name} does not certify {before.label}, whose issuer is '{wanted}'"
+        yield Hit(message, ref.path, ref.line, cert=ref.cert)
+
+
+@rule(
+    "chain.algorithm",
+    severity=ERROR,
+    title="Key algorithm differs from the signing CA's",
+    citation="The cryptographic algorithm of an imported certificate must match the algorithm of the signing "
+    "CA. For example, if the signing CA key type is RSA, then the certificate key type must also be RSA.",
+    hint="issue the certificate from a CA with the same key type (an RSA key for an RSA CA, an EC key for an EC CA)",
+    scope=SET,
+    security_severity="4.0",
+    tags=("tls", "certificate", "chain", "crypto"),
+)
+def chain_algorithm(ctx: SetContext) -> Iterator[Hit]:
+    """The server certificate's key type (RSA, EC ...) differs from the key type of the CA that signed it
+    (found in the chain)."""
+    leaf = ctx.leaf
+    if leaf is None or not ctx.server:
+        return
+    signer = next((ref for ref in ctx.chain if ctx.signed_by(leaf.cert, ref.cert)), None)
+    if signer is None or signer.block.der == leaf.block.der:
+        return
+    mine, theirs = key_info(leaf.cert.public_key()), key_info(signer.cert.public_key())
+    if mine.algorithm != theirs.algorithm:
+        yield Hit(
+            f"{leaf.name} has a {mine.algorithm} key but its signing CA {signer.label} has a {theirs.algorithm} key",
+            leaf.path,
+            leaf.line,
+            cert=leaf.cert,
+        )
+
+
+@rule(
+    "pair.mismatch",
+    severity=ERROR,
+    title="Private key does not belong to the certificate",
+    citation="One-way authentication requires: Server certificate Certificate chain Private key",
+    hint="give the private key the certificate was issued for (compare `openssl x509 -noout -pubkey -in CERT` "
+    "with `openssl pkey -pubout -in KEY`), or reissue the certificate for this key",
+    scope=SET,
+    security_severity="7.0",
+    tags=("security", "tls", "private-key"),
+)
+def pair_mismatch(ctx: SetContext) -> Iterator[Hit]:
+    """The private key that goes with the certificate (the key input, a key in the same file, or the
+    neighbouring key file: ``x.crt`` with ``x.key``) has a different public key than the certificate."""
+    leaf = ctx.leaf
+    if leaf is None or leaf.block.public_key is None:
+        return
+    for material, block in ctx.keys:
+        if block.public_key is None:
+            continue  # encrypted or unreadable: key.encrypted / pem.encoding say so
+        if not same_public_key(block.public_key, leaf.block.public_key):
+            yield Hit(
+                f"the private key in {material.path} (line {block.start_line}) does not belong to {leaf.name}: "
+                "their public keys differ",
+                leaf.path,
+                leaf.line,
+                cert=leaf.cert,
+            )
+
+
+@rule(
+    "bundle.multiple",
+    severity=ERROR,
+    title="Certificate file holds several certificates",
+    citation="You need to separate the user certificate from the intermediate certificate and fill the "
+    "intermediate certificate into the certificate chain.",
+    hint="split it: keep the first (server) certificate in this file and move the others, in order, to the "
+    "chain file: `certhygiene split FILE`",
+    scope=FILE,
+    security_severity="4.0",
+    tags=("tls", "certificate", "chain"),
+)
+def bundle_multiple(ctx: FileContext) -> Iterator[Hit]:
+    """A certificate file (not a chain or full-chain file) holds more than one certificate: the purchased
+    certificate came with its intermediates (seed, common problem 1). Files of CA certificates only are CA
+    bundles, not this problem."""
+    if ctx.role != "certificate" or len(ctx.certs) < 2 or ctx.certs[0].position != LEAF:
+        return
+    first, second = ctx.certs[0], ctx.certs[1]
+    yield Hit(
+        f"the file holds {len(ctx.certs)} certificates: {first.label} followed by {second.label}"
+        + (f" and {len(ctx.certs) - 2} more" if len(ctx.certs) > 2 else ""),
+        ctx.path,
+        second.line,
+        cert=first.cert,
+    )
+
+
+@rule(
+    "client_ca.invalid",
+    severity=ERROR,
+    title="Two-way TLS without a valid client CA",
+    citation="CA certificate: when selecting two-way authentication, you need to provide the client's CA certificate",
+    hint="give the CA certificate that issued the client certificates (the seed's `client-ca.crt`), not a "
+    "client certificate",
+    scope=SET,
+    security_severity="7.5",
+    tags=("security", "tls", "client-auth"),
+)
+def client_ca_invalid(ctx: SetContext) -> Iterator[Hit]:
+    """With two-way authentication the client CA is missing, holds no certificate, or holds a certificate that
+    is not a CA certificate (basicConstraints CA:TRUE, or a self-issued v1 root)."""
+    if not ctx.check_client_ca or not ctx.two_way:
+        return
+    material = ctx.client_ca
+    if material is None:
+        yield Hit("two-way authentication needs a client CA certificate and none was given", ctx.client_ca_name)
+        return
+    certs = material.certificates
+    if not certs:
+        yield Hit("the client CA holds no certificate", material.path)
+    for block in certs:
+        if not is_ca(block.certificate):
+            ref = CertRef(material, block, CLIENT_CA)
+            yield Hit(f"{ref.name} is not a CA certificate", material.path, ref.line, cert=block.certificate)

@@ -1,0 +1,523 @@
+#!/usr/bin/python
+# Copyright: certhygiene developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: tls_config
+short_description: Push, update or delete a deployment's TLS/SSL configuration
+version_added: 0.1.0
+description:
+  - Automates the seed's "Create a certificate" and "Delete a certificate" steps through the deployment API.
+  - Before anything is sent, the certificate, chain, private key and client CA go through the same policy
+    as M(certhygiene.tls.certificate_check); an error-severity finding stops the task with the findings and
+    B(nothing is sent).
+  - Idempotent. The current configuration is read first and a write is made only when something differs
+    (the real service allows 6 writes an hour). Since the API never returns the certificate, the module compares
+    the TLS type, the CN and the expiry date of the leaf, and, with O(verify_endpoint), the certificate the live
+    endpoint presents.
+  - Retries 429 (honouring C(Retry-After)), 5xx, reset connections and timeouts with backoff. When it fails it says
+    what was applied and what was not.
+  - O(state=absent) deletes the configuration. Clients connected on 8883 (mqtts) and 8084 (wss) are disconnected.
+author:
+  - certhygiene developers (@certhygiene)
+extends_documentation_fragment:
+  - certhygiene.tls.deployment_api
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: The current configuration is read (GET) in check mode; nothing is written.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: The diff shows TLS type, subject and CN, expiry and fingerprints. Never the key.
+  platform:
+    description: Target OS/families that can be operated against.
+    platforms: posix
+    support: full
+options:
+  state:
+    description:
+      - V(present) makes the deployment serve the given certificate; V(absent) deletes its TLS configuration.
+    type: str
+    default: present
+    choices: [present, absent]
+  auth_type:
+    description:
+      - V(one-way) (only clients verify the server) or V(two-way) (the deployment also verifies client certificates
+        against O(client_ca_certificate)).
+    type: str
+    default: one-way
+    choices: [one-way, two-way]
+  certificate:
+    description:
+      - The server certificate, as PEM content. Exactly one of O(certificate) and O(certificate_path)
+        is required when O(state=present).
+      - If it holds more than one certificate the policy stops the task (rule C(bundle.multiple)); split the bundle.
+    type: str
+  certificate_path:
+    description:
+      - Path of the server certificate (PEM).
+    type: path
+  certificate_chain:
+    description:
+      - The certificate chain (intermediates, without the server certificate), as PEM content.
+    type: str
+  certificate_chain_path:
+    description:
+      - Path of the certificate chain.
+    type: path
+  private_key:
+    description:
+      - The unencrypted private key of the certificate, as PEM content. Never logged or returned.
+      - Exactly one of O(private_key) and O(private_key_path) is required when O(state=present).
+    type: str
+  private_key_path:
+    description:
+      - Path of the private key.
+    type: path
+  client_ca_certificate:
+    description:
+      - The CA certificate that signs client certificates, as PEM content.
+      - One of O(client_ca_certificate) and O(client_ca_certificate_path) is required when O(auth_type=two-way);
+        ignored for one-way TLS.
+    type: str
+  client_ca_certificate_path:
+    description:
+      - Path of the client CA certificate.
+    type: path
+  policy_profile:
+    description:
+      - Policy profile the material is checked against before it is sent.
+      - Defaults to the engine's default (V(seed)) unless O(policy) names another.
+    type: str
+    choices: [seed, emqx-cloud, strict]
+  policy:
+    description:
+      - Path to a policy file (C(.certhygiene.yaml) format) used instead of, or on top of, O(policy_profile).
+    type: path
+  wait:
+    description:
+      - Wait until the deployment reports C(running) after a write (and, with O(verify_endpoint), until the endpoint
+        presents the new certificate).
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait for C(running).
+    type: int
+    default: 300
+notes:
+  - The real service allows 6 writes an hour; the module never writes when the deployment already has what is asked.
+  - Each item is given either as content or as a path (the C(_path) options), like in M(certhygiene.tls.certificate_check).
+  - Certificates are normalised (leaf first, chain after, clean PEM) before they are sent.
+seealso:
+  - module: certhygiene.tls.tls_config_info
+  - module: certhygiene.tls.certificate_check
+  - module: certhygiene.tls.tls_probe
+requirements:
+  - cryptography >= 42 (on the target)
+"""
+
+EXAMPLES = r"""
+- name: Push one-way TLS to a deployment
+  certhygiene.tls.tls_config:
+    api_url: https://cloud.example.com/public_api/v1
+    api_key: "{{ cloud_api_key }}"
+    api_secret: "{{ cloud_api_secret }}"
+    deployment_id: d1a2b3c4
+    auth_type: one-way
+    certificate_path: pki/cloud.crt
+    certificate_chain_path: pki/chain.crt
+    private_key_path: pki/cloud.key
+    verify_endpoint:
+      host: mqtt.example.com
+      port: 8883
+
+- name: Switch to two-way TLS
+  certhygiene.tls.tls_config:
+    api_url: https://cloud.example.com/public_api/v1
+    api_key: "{{ cloud_api_key }}"
+    api_secret: "{{ cloud_api_secret }}"
+    deployment_id: d1a2b3c4
+    auth_type: two-way
+    certificate_path: pki/cloud.crt
+    private_key_path: pki/cloud.key
+    client_ca_certificate_path: pki/client-ca.crt
+
+- name: Delete the TLS configuration (disconnects clients on 8883 and 8084)
+  certhygiene.tls.tls_config:
+    api_url: https://cloud.example.com/public_api/v1
+    api_key: "{{ cloud_api_key }}"
+    api_secret: "{{ cloud_api_secret }}"
+    deployment_id: d1a2b3c4
+    state: absent
+
+- name: EMQX 5 listener
+  certhygiene.tls.tls_config:
+    profile: emqx5-listener
+    api_url: http://broker.example.com:18083/api/v5
+    api_key: "{{ emqx_api_key }}"
+    api_secret: "{{ emqx_api_secret }}"
+    certificate_path: pki/cloud.crt
+    private_key_path: pki/cloud.key
+
+- name: A Kong-like gateway (generic profile)
+  certhygiene.tls.tls_config:
+    profile: generic
+    api_url: http://kong.example.com:8001
+    auth_style: header
+    auth_header: apikey
+    api_secret: "{{ kong_admin_key }}"
+    method: PUT
+    url_template: "{api_url}/certificates/{deployment_id}"
+    get_url_template: "{api_url}/certificates/{deployment_id}"
+    deployment_id: 2e3f1c5a-8d5e-4a8e-9a53-6d1a0b7c9e11
+    body_template:
+      cert: "{leaf}"
+      cert_alt: "{chain}"
+      key: "{key}"
+      snis: "{dns_names}"
+    certificate_path: pki/cloud.crt
+    private_key_path: pki/cloud.key
+"""
+
+RETURN = r"""
+changed:
+  description: Whether a write (or delete) was made, or would be in check mode.
+  returned: always
+  type: bool
+differences:
+  description: Why a write was (or would be) needed; empty when the deployment already had the configuration.
+  returned: always
+  type: list
+  elements: str
+  sample: ["tlsType: one-way -> two-way"]
+before:
+  description: The configuration the deployment reported before the task (public facts only).
+  returned: always
+  type: dict
+  sample: {"present": true, "tls_type": "one-way", "cn": "mqtt.example.com", "expire": "2036-11-26T23:52:34Z",
+           "status": "running"}
+after:
+  description: The configuration after the task, as read back (or as it would be in check mode).
+  returned: always
+  type: dict
+desired:
+  description: Public facts of the material pushed (type, CN, subject, expiry, fingerprint, SANs, chain, client CA).
+  returned: when O(state=present)
+  type: dict
+applied:
+  description: >-
+    Whether a write was applied. V(false) when nothing was sent or the service refused it; returned on failures too,
+    together with the previous configuration.
+  returned: always
+  type: bool
+findings:
+  description: Findings of the policy check (warnings on success; errors when the task stops before sending).
+  returned: when O(state=present)
+  type: list
+  elements: dict
+requests:
+  description: The HTTP requests made (method, path, attempt, status or error). Never bodies or headers.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import time
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
+from ..module_utils.certhygiene.api import ApiError, Desired, Observed, build_desired, differences, observe_endpoint
+from ..module_utils.certhygiene.check import check_material
+from ..module_utils.certhygiene.policy import PolicyError, load_policy
+from ..module_utils.deployment_api import CONNECTION_ARGS, build_deployment
+
+ITEMS = ("certificate", "certificate_chain", "private_key", "client_ca_certificate")
+DISCONNECT_WARNING = (
+    "Deleting the TLS configuration disconnects every client on 8883 (mqtts) and 8084 (wss); "
+    "make sure this does not affect your business."
+)
+
+
+def _load(module: AnsibleModule, option: str) -> tuple[bytes | None, str]:
+    """Bytes and display name of one item, from its content or its ``_path`` option."""
+    content = module.params.get(option)
+    path = module.params.get(option + "_path")
+    if content is not None:
+        return content.encode("utf-8"), option
+    if path is None:
+        return None, option
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(), path
+    except OSError as exc:
+        module.fail_json(
+            msg=f"{option}_path: cannot read {path} ({exc.strerror}). Fix the path in {option}_path, "
+            f"or give the content in {option}. Nothing was sent to the deployment."
+        )
+    raise AssertionError("unreachable")
+
+
+def _before_view(observed: Observed) -> dict[str, Any]:
+    view: dict[str, Any] = {"present": observed.present}
+    if observed.present:
+        view.update({"tls_type": observed.tls_type, "cn": observed.cn, "expire": observed.expire})
+        if observed.status is not None:
+            view["status"] = observed.status
+        if observed.fingerprint:
+            view["fingerprint_sha256"] = observed.facts().get("fingerprint_sha256")
+        if observed.endpoint_checked:
+            endpoint = observed.facts()["endpoint"]
+            view["endpoint"] = endpoint
+            # What the live endpoint presents, under the same keys as the desired certificate's facts.
+            view.setdefault("subject", endpoint["subject"])
+            view.setdefault("fingerprint_sha256", endpoint["fingerprint_sha256"])
+    return view
+
+
+def _after_view(desired: Desired) -> dict[str, Any]:
+    facts = desired.facts()
+    facts["present"] = True
+    return facts
+
+
+def _previous(observed: Observed) -> str:
+    if not observed.present:
+        return "the deployment still has no TLS configuration"
+    return (
+        f"the deployment keeps its previous configuration ({observed.tls_type or 'unknown type'}, "
+        f"cn={observed.cn}, expire={observed.expire})"
+    )
+
+
+def main() -> None:
+    argument_spec: dict[str, Any] = dict(CONNECTION_ARGS)
+    argument_spec.update(
+        state={"type": "str", "default": "present", "choices": ["present", "absent"]},
+        auth_type={"type": "str", "default": "one-way", "choices": ["one-way", "two-way"]},
+        certificate={"type": "str"},
+        certificate_path={"type": "path"},
+        certificate_chain={"type": "str"},
+        certificate_chain_path={"type": "path"},
+        private_key={"type": "str", "no_log": True},
+        private_key_path={"type": "path"},
+        client_ca_certificate={"type": "str"},
+        client_ca_certificate_path={"type": "path"},
+        policy_profile={"type": "str", "choices": ["seed", "emqx-cloud", "strict"]},
+        policy={"type": "path"},
+        wait={"type": "bool", "default": True},
+        wait_timeout={"type": "int", "default": 300},
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        mutually_exclusive=[(item, item + "_path") for item in ITEMS],
+        required_if=[
+            ("state", "present", ("certificate", "certificate_path"), True),
+            ("state", "present", ("private_key", "private_key_path"), True),
+            ("auth_type", "two-way", ("client_ca_certificate", "client_ca_certificate_path"), True),
+        ],
+    )
+    if not HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
+
+    result: dict[str, Any] = {"changed": False, "applied": False, "differences": [], "requests": []}
+    deployment = build_deployment(module)
+    if module.params["state"] == "absent":
+        _absent(module, deployment, result)
+    _present(module, deployment, result)
+
+
+def _fail(module: AnsibleModule, deployment: Any, result: dict[str, Any], msg: str, **extra: Any) -> None:
+    result["requests"] = deployment.client.log
+    result.update(extra)
+    module.fail_json(msg=deployment.client.redact(msg), **result)
+
+
+def _read(module: AnsibleModule, deployment: Any, result: dict[str, Any], what: str) -> Observed:
+    try:
+        observed: Observed = deployment.read()
+        return observed
+    except ApiError as exc:
+        _fail(module, deployment, result, f"{what}: cannot read the current TLS configuration: {exc.message}")
+    raise AssertionError("unreachable")
+
+
+def _absent(module: AnsibleModule, deployment: Any, result: dict[str, Any]) -> None:
+    observed = _read(module, deployment, result, "Nothing was deleted")
+    result["before"] = _before_view(observed)
+    result["after"] = {"present": False}
+    result["diff"] = {"before": result["before"], "after": result["after"]}
+    can_read = deployment.profile != "generic" or bool(deployment.spec and deployment.spec.get_url_template)
+    if can_read and not observed.present:
+        result["requests"] = deployment.client.log
+        module.exit_json(**result)
+    result["differences"] = ["TLS configuration present -> absent"]
+    if module.check_mode:
+        result["changed"] = True
+        module.warn(DISCONNECT_WARNING)
+        result["requests"] = deployment.client.log
+        module.exit_json(**result)
+    module.warn(DISCONNECT_WARNING)
+    try:
+        deleted = deployment.delete()
+    except ApiError as exc:
+        _fail(
+            module,
+            deployment,
+            result,
+            f"The TLS configuration was not deleted: {exc.message}. {_previous(observed)}.",
+        )
+    result["changed"] = result["applied"] = bool(deleted)
+    if not deleted:
+        result["differences"] = []
+    result["requests"] = deployment.client.log
+    module.exit_json(**result)
+
+
+def _present(module: AnsibleModule, deployment: Any, result: dict[str, Any]) -> None:
+    params = module.params
+    certificate, cert_name = _load(module, "certificate")
+    chain, chain_name = _load(module, "certificate_chain")
+    key, key_name = _load(module, "private_key")
+    client_ca, ca_name = _load(module, "client_ca_certificate")
+    if params["auth_type"] == "one-way":
+        client_ca = None
+
+    try:
+        policy = load_policy(profile=params.get("policy_profile"), path=params.get("policy"), discover=False)
+    except PolicyError as exc:
+        module.fail_json(msg=f"policy: {exc}")
+    names = {"certificate": cert_name, "chain": chain_name, "private_key": key_name, "client_ca": ca_name}
+    report = check_material(
+        certificate=certificate,
+        chain=chain,
+        private_key=key,
+        client_ca=client_ca,
+        auth_type=params["auth_type"],
+        policy=policy,
+        names=names,
+    )
+    result["findings"] = [f.as_dict() for f in report.findings]
+    errors = [f for f in report.findings if f.severity == "error"]
+    if errors:
+        lines = [f"{f.path} [{f.rule_id}] {f.message} Fix: {f.hint}" for f in errors]
+        module.fail_json(
+            msg=f"The material fails the policy with {len(errors)} error(s); nothing was sent to the deployment:\n"
+            + "\n".join(lines),
+            **result,
+        )
+    for finding in report.findings:
+        if finding.severity != "error":
+            module.warn(f"{finding.path} [{finding.rule_id}] {finding.message} Fix: {finding.hint}")
+
+    try:
+        desired = build_desired(
+            tls_type=params["auth_type"],
+            certificate=certificate or b"",
+            chain=chain,
+            private_key=key,
+            client_ca=client_ca,
+        )
+    except ApiError as exc:
+        module.fail_json(msg=f"{exc.message}; nothing was sent to the deployment", **result)
+    result["desired"] = _after_view(desired)
+
+    endpoint = params.get("verify_endpoint")
+    observed = _read(module, deployment, result, "Nothing was sent")
+    if endpoint:
+        observe_endpoint(observed, endpoint["host"], endpoint["port"], endpoint.get("server_name"), endpoint["timeout"])
+    result["before"] = _before_view(observed)
+    diffs = differences(desired, observed)
+    result["differences"] = diffs
+    result["diff"] = {"before": result["before"], "after": result["desired"]}
+
+    if not diffs:
+        result["after"] = result["before"]
+        if params["wait"] and observed.status == "pending" and not module.check_mode:
+            try:
+                result["after"] = _before_view(deployment.wait_running(params["wait_timeout"]))
+            except ApiError as exc:
+                _fail(module, deployment, result, exc.message)
+        result["requests"] = deployment.client.log
+        module.exit_json(**result)
+
+    result["changed"] = True
+    if module.check_mode:
+        result["after"] = result["desired"]
+        result["requests"] = deployment.client.log
+        module.exit_json(**result)
+
+    try:
+        deployment.write(desired, observed)
+    except ApiError as exc:
+        if exc.applied:
+            state = "The write was applied after all (the service answered with an error, but reads back the new "
+            state += "configuration)"
+            result["applied"] = True
+        elif exc.applied is None:
+            state = "It is unknown whether the write was applied; read the configuration with tls_config_info"
+            result["applied"] = False
+        else:
+            state = f"Nothing was applied: {_previous(observed)}"
+        _fail(
+            module,
+            deployment,
+            result,
+            f"Pushing the TLS configuration failed: {exc.message}. {state}.",
+            details=exc.details,
+        )
+    result["applied"] = True
+
+    after = observed
+    if params["wait"]:
+        try:
+            after = deployment.wait_running(params["wait_timeout"])
+        except ApiError as exc:
+            _fail(module, deployment, result, f"{exc.message}. The write was applied.", after=exc.details)
+        if endpoint:
+            after = _wait_endpoint(module, deployment, result, desired, after, endpoint)
+    else:
+        try:
+            after = deployment.read()
+        except ApiError:
+            after = Observed(present=True)
+    result["after"] = _before_view(after)
+    result["requests"] = deployment.client.log
+    module.exit_json(**result)
+
+
+def _wait_endpoint(
+    module: AnsibleModule,
+    deployment: Any,
+    result: dict[str, Any],
+    desired: Desired,
+    after: Observed,
+    endpoint: dict[str, Any],
+) -> Observed:
+    deadline = time.monotonic() + module.params["wait_timeout"]
+    while True:
+        observe_endpoint(after, endpoint["host"], endpoint["port"], endpoint.get("server_name"), endpoint["timeout"])
+        if after.endpoint_fingerprint == desired.fingerprint:
+            return after
+        if time.monotonic() >= deadline:
+            seen = after.endpoint_subject or after.endpoint_error or "nothing"
+            _fail(
+                module,
+                deployment,
+                result,
+                f"The write was applied and the deployment reports '{after.status}', but "
+                f"{endpoint['host']}:{endpoint['port']} still presents {seen} after {module.params['wait_timeout']} s",
+                after=_before_view(after),
+            )
+        time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    main()

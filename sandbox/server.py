@@ -1,0 +1,600 @@
+# Copyright: certhygiene developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The sandbox deployment: the cloud's TLS API on loopback, driving a real mosquitto broker.
+
+The contract (paths, bodies, status codes, test endpoints) is in sandbox/README.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hmac
+import ipaddress
+import json
+import logging
+import math
+import queue
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .mosquitto import WSS_PATH, Mosquitto, MosquittoError, TlsFiles
+from .store import Store
+
+LOG = logging.getLogger("certhygiene.sandbox")
+
+API_PREFIX = "/public_api/v1"
+FAULT_KINDS = ("500", "429", "slow", "drop")
+WRITE_METHODS = ("POST", "PUT", "DELETE")
+TLS_TYPES = ("one-way", "two-way")
+MAX_BODY = 1024 * 1024
+WINDOW = 3600.0
+_TLS_PATH = re.compile(r"^/deployments/([^/]+)/tls/?$")
+_END_CERT = "-----END CERTIFICATE-----"
+
+
+@dataclass
+class Settings:
+    data_dir: str
+    host: str = "127.0.0.1"
+    api_port: int = 18083
+    mqtt_port: int | None = 1883
+    mqtts_port: int = 8883
+    wss_port: int = 8084
+    deployment_id: str = "sandbox"
+    api_key: str = ""
+    api_secret: str = ""
+    mqtt_user: str = "certhygiene"
+    mqtt_password: str = ""
+    profile: str | None = "emqx-cloud"
+    policy_path: str | None = None
+    write_limit: int | None = None
+    apply_delay: float = 0.3
+    fault_rate: float = 0.0
+    faults: Sequence[str] = FAULT_KINDS
+    fault_seed: int | None = None
+    fault_slow: float = 3.0
+    mosquitto: str = "/usr/sbin/mosquitto"
+
+    def __repr__(self) -> str:  # never show secrets
+        return f"Settings(host={self.host!r}, api_port={self.api_port}, deployment_id={self.deployment_id!r})"
+
+
+class Faults:
+    """Random (rate + seed) and scripted (``next``) fault injection."""
+
+    def __init__(self, rate: float, kinds: Sequence[str], seed: int | None, slow: float) -> None:
+        self._lock = threading.Lock()
+        self.rate = rate
+        self.kinds = list(kinds)
+        self.slow = slow
+        self.next: list[str] = []
+        self.methods: list[str] | None = None
+        self._rng = random.Random(seed)  # noqa: S311 - test fault injection, not security
+
+    def configure(self, body: dict[str, Any]) -> None:
+        with self._lock:
+            if "rate" in body:
+                rate = float(body["rate"])
+                if not 0 <= rate <= 1:
+                    raise ValueError("rate must be between 0 and 1")
+                self.rate = rate
+            if "faults" in body:
+                self.kinds = check_kinds(body["faults"])
+            if "next" in body:
+                self.next = check_kinds(body["next"])
+            if "seed" in body:
+                self._rng = random.Random(body["seed"])  # noqa: S311
+            if "slow" in body:
+                self.slow = float(body["slow"])
+            if "methods" in body:
+                methods = body["methods"]
+                self.methods = None if methods is None else [str(m).upper() for m in methods]
+
+    def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "rate": self.rate,
+                "faults": self.kinds,
+                "slow": self.slow,
+                "next": self.next,
+                "methods": self.methods,
+            }
+
+    def pick(self, method: str) -> str | None:
+        with self._lock:
+            if self.methods is not None and method not in self.methods:
+                return None
+            if self.next:
+                return self.next.pop(0)
+            if self.rate > 0 and self.kinds and self._rng.random() < self.rate:
+                return self._rng.choice(self.kinds)
+            return None
+
+
+def check_kinds(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    kinds = [str(v).strip() for v in value]
+    bad = [k for k in kinds if k not in FAULT_KINDS]
+    if bad:
+        raise ValueError(f"unknown fault kind(s) {', '.join(bad)}; known: {', '.join(FAULT_KINDS)}")
+    return kinds
+
+
+@dataclass
+class Stats:
+    writes: int = 0
+    write_attempts: int = 0
+    requests: dict[str, int] = field(default_factory=lambda: {"GET": 0, "POST": 0, "PUT": 0, "DELETE": 0})
+    rejected: int = 0
+    rate_limited: int = 0
+    faults: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAULT_KINDS, 0))
+    applies: int = 0
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, message: str, extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+
+def split_cert(cert: str) -> tuple[str, str | None]:
+    """The leaf (first PEM certificate) and the rest (its chain), as sent in ``cert``."""
+    index = cert.find(_END_CERT)
+    if index < 0:
+        return cert, None
+    cut = index + len(_END_CERT)
+    leaf, rest = cert[:cut] + "\n", cert[cut:].strip()
+    return leaf, (rest + "\n") if rest else None
+
+
+def utc_text(when: datetime.datetime) -> str:
+    return when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Sandbox:
+    """State, validation, rate limit and the apply worker; the HTTP handler calls into it."""
+
+    def __init__(self, settings: Settings, mosquitto: Mosquitto, store: Store) -> None:
+        self.settings = settings
+        self.mosquitto = mosquitto
+        self.store = store
+        self.faults = Faults(settings.fault_rate, settings.faults, settings.fault_seed, settings.fault_slow)
+        self.stats = Stats()
+        self._stats_lock = threading.Lock()
+        self._jobs: queue.Queue[tuple[bool, threading.Event | None] | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._work, name="sandbox-apply", daemon=True)
+        self._policy: Any = None
+        self.last_error: str | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the apply worker and bring mosquitto to the stored state (a restart keeps TLS)."""
+        self._policy = self._load_policy()
+        self._worker.start()
+        config = self.store.get(self.settings.deployment_id)
+        if config is not None and config.status != "pending":
+            self.store.set_status(config.deployment_id, config.generation, "pending")
+        self.sync(wait=True, delayed=False)
+        if self.settings.mqtt_port and not self.mosquitto.running():
+            raise MosquittoError(f"mosquitto did not start: {self.last_error or 'see the log above'}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._jobs.put(None)
+        if self._worker.is_alive():
+            self._worker.join(10)
+        self.mosquitto.stop()
+
+    def _load_policy(self) -> Any:
+        from certhygiene.policy import load_policy
+
+        return load_policy(profile=self.settings.profile, path=self.settings.policy_path)
+
+    def count(self, attr: str, key: str | None = None) -> None:
+        with self._stats_lock:
+            if key is None:
+                setattr(self.stats, attr, getattr(self.stats, attr) + 1)
+            else:
+                table = getattr(self.stats, attr)
+                table[key] = table.get(key, 0) + 1
+
+    def stats_dict(self) -> dict[str, Any]:
+        with self._stats_lock:
+            out = {
+                "writes": self.stats.writes,
+                "write_attempts": self.stats.write_attempts,
+                "requests": dict(self.stats.requests),
+                "rejected": self.stats.rejected,
+                "rate_limited": self.stats.rate_limited,
+                "faults": dict(self.stats.faults),
+                "applies": self.stats.applies,
+            }
+        out["mosquitto_starts"] = self.mosquitto.starts
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        config = self.store.get(self.settings.deployment_id)
+        proc = self.mosquitto.proc
+        return {
+            "deployment_id": self.settings.deployment_id,
+            "tls": config.public() if config else None,
+            "mosquitto": {"pid": proc.pid if proc else None, "running": self.mosquitto.running()},
+            "listeners": self.mosquitto.listeners(),
+        }
+
+    # ---- the apply worker --------------------------------------------------------------------------
+    def sync(self, *, wait: bool, delayed: bool) -> None:
+        done = threading.Event() if wait else None
+        self._jobs.put((delayed, done))
+        if done is not None:
+            done.wait(60)
+
+    def _work(self) -> None:
+        # Every mosquitto start happens on this one long-lived thread (children get PDEATHSIG on its exit).
+        while not self._stop.is_set():
+            job = self._jobs.get()
+            if job is None:
+                return
+            delayed, done = job
+            try:
+                if delayed and self._stop.wait(self.settings.apply_delay):
+                    return
+                self._reconcile()
+            except MosquittoError as exc:
+                self.last_error = str(exc)
+                LOG.error("%s", exc)
+            except Exception as exc:  # pragma: no cover - keep the worker alive; log no request data
+                self.last_error = exc.__class__.__name__
+                LOG.error("apply failed: %s", exc.__class__.__name__)
+            finally:
+                if done is not None:
+                    done.set()
+
+    def _reconcile(self) -> None:
+        deployment_id = self.settings.deployment_id
+        config = self.store.get(deployment_id)
+        if config is None:
+            if self.mosquitto.tls is not None or not self.mosquitto.running():
+                self.mosquitto.apply(None)
+            return
+        if config.status != "pending":
+            return
+        self.count("applies")
+        tls = TlsFiles(config.tls_type, config.cert_pem, config.key_pem, config.cacert_pem)
+        try:
+            self.mosquitto.apply(tls)
+        except MosquittoError as exc:
+            LOG.error("deployment %s: applying TLS (generation %s) failed: %s", deployment_id, config.generation, exc)
+            try:
+                self.mosquitto.apply(None)  # keep the plain listener up
+            except MosquittoError as again:
+                LOG.error("mosquitto does not start even without TLS: %s", again)
+            self.store.set_status(deployment_id, config.generation, "failed", f"the broker did not start: {exc}")
+            return
+        if self.store.set_status(deployment_id, config.generation, "running"):
+            LOG.info(
+                "deployment %s: TLS %s running (cn=%s, expire=%s)",
+                deployment_id,
+                config.tls_type,
+                config.cn,
+                config.expire,
+            )
+
+    # ---- API -------------------------------------------------------------------------------------------
+    def check_deployment(self, deployment_id: str) -> None:
+        if deployment_id != self.settings.deployment_id:
+            raise ApiError(403, f"this API key is not authorized for deployment '{deployment_id}'")
+
+    def get_tls(self, deployment_id: str) -> dict[str, str]:
+        self.check_deployment(deployment_id)
+        config = self.store.get(deployment_id)
+        if config is None:
+            raise ApiError(404, f"no TLS/SSL configuration on deployment '{deployment_id}'")
+        return config.public()
+
+    def _check_rate(self) -> None:
+        limit = self.settings.write_limit
+        if not limit:
+            return
+        now = time.time()
+        recent = self.store.writes_since(now - WINDOW)
+        if len(recent) >= limit:
+            retry = max(1, math.ceil(recent[len(recent) - limit] + WINDOW - now))
+            self.count("rate_limited")
+            raise ApiError(
+                429,
+                f"write limit reached: {limit} writes an hour; retry in {retry} s",
+                headers={"Retry-After": str(retry)},
+            )
+
+    def write_tls(self, method: str, deployment_id: str, body: Any) -> dict[str, str]:
+        self.check_deployment(deployment_id)
+        tls_type, cert, key, cacert = self._parse_body(body)
+        existing = self.store.get(deployment_id)
+        if method == "POST" and existing is not None:
+            raise ApiError(409, f"deployment '{deployment_id}' already has a TLS/SSL configuration; update it with PUT")
+        if method == "PUT" and existing is None:
+            raise ApiError(404, f"no TLS/SSL configuration on deployment '{deployment_id}'; create it with POST")
+        self._check_rate()
+        leaf, chain = split_cert(cert)
+        report = self._validate(leaf, chain, key, cacert, tls_type)
+        if report.errors:
+            self.count("rejected")
+            first = report.errors[0].message
+            raise ApiError(
+                422,
+                f"certificate rejected: {len(report.errors)} error(s): {first}",
+                extra={"findings": [f.as_dict() for f in report.findings]},
+            )
+        cn, expire = self._leaf_facts(leaf)
+        config = self.store.put(
+            deployment_id, tls_type, cert, key, cacert if tls_type == "two-way" else None, cn, expire
+        )
+        self.store.record_write(method)
+        self.count("writes")
+        LOG.info(
+            "deployment %s: %s TLS %s accepted (cn=%s, expire=%s), pending", deployment_id, method, tls_type, cn, expire
+        )
+        self.sync(wait=False, delayed=True)
+        return config.public()
+
+    def delete_tls(self, deployment_id: str) -> None:
+        self.check_deployment(deployment_id)
+        if self.store.get(deployment_id) is None:
+            raise ApiError(404, f"no TLS/SSL configuration on deployment '{deployment_id}'")
+        self._check_rate()
+        self.store.delete(deployment_id)
+        self.store.record_write("DELETE")
+        self.count("writes")
+        LOG.info("deployment %s: TLS deleted; closing the mqtts and wss listeners", deployment_id)
+        self.sync(wait=True, delayed=False)
+
+    @staticmethod
+    def _parse_body(body: Any) -> tuple[str, str, str, str | None]:
+        if not isinstance(body, dict):
+            raise ApiError(400, "the body must be a JSON object with tlsType, cert, key (and cacert for two-way)")
+        tls_type = body.get("tlsType")
+        if tls_type not in TLS_TYPES:
+            raise ApiError(400, "tlsType must be 'one-way' or 'two-way'")
+        values: dict[str, str | None] = {}
+        for name in ("cert", "key", "cacert"):
+            value = body.get(name)
+            if value is not None and not isinstance(value, str):
+                raise ApiError(400, f"{name} must be a string holding PEM text")
+            values[name] = value or None
+        for name in ("cert", "key"):
+            if not values[name]:
+                raise ApiError(400, f"missing '{name}'")
+        if tls_type == "two-way" and not values["cacert"]:
+            raise ApiError(400, "two-way TLS needs 'cacert', the client CA certificate")
+        cert, key = values["cert"], values["key"]
+        assert cert is not None and key is not None
+        return tls_type, cert, key, values["cacert"]
+
+    def _validate(self, leaf: str, chain: str | None, key: str, cacert: str | None, tls_type: str) -> Any:
+        from certhygiene.check import check_material
+
+        return check_material(
+            certificate=leaf.encode(),
+            chain=chain.encode() if chain else None,
+            private_key=key.encode(),
+            client_ca=cacert.encode() if (cacert and tls_type == "two-way") else None,
+            auth_type=tls_type,
+            policy=self._policy,
+            names={"certificate": "cert", "chain": "cert (chain)", "private_key": "key", "client_ca": "cacert"},
+        )
+
+    @staticmethod
+    def _leaf_facts(leaf: str) -> tuple[str, str]:
+        from certhygiene import facts
+        from certhygiene._crypto import x509
+
+        cert = x509.load_pem_x509_certificate(leaf.encode())
+        return facts.common_name(cert.subject) or "", utc_text(facts.not_after(cert))
+
+
+def is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "certhygiene-sandbox/0.1"
+    sandbox: Sandbox  # set on the subclass made by make_server
+
+    # Access log: method, path and status only (never headers or bodies).
+    def log_message(self, format: str, *args: Any) -> None:
+        LOG.info("%s %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    # ---- plumbing ------------------------------------------------------------------------------
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise ApiError(413, "request body too large")
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, status: int, payload: Any = None, headers: dict[str, str] | None = None) -> None:
+        data = b"" if payload is None else json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            if payload is not None:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if data:
+                self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _authorized(self) -> bool:
+        header = self.headers.get("Authorization") or ""
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        settings = self.sandbox.settings
+        ok_user = hmac.compare_digest(user.encode(), settings.api_key.encode())
+        ok_password = hmac.compare_digest(password.encode(), settings.api_secret.encode())
+        return ok_user and ok_password
+
+    def _require_auth(self) -> None:
+        if not self._authorized():
+            raise ApiError(
+                401,
+                "authentication required: HTTP Basic with the API key and secret",
+                headers={"WWW-Authenticate": 'Basic realm="certhygiene sandbox"'},
+            )
+
+    def _dispatch(self, method: str) -> None:
+        path = self.path.split("?", 1)[0]
+        try:
+            body = self._body()
+            if path.startswith(API_PREFIX + "/") or path == API_PREFIX:
+                self._api(method, path[len(API_PREFIX) :], body)
+            elif path.startswith("/_sandbox/"):
+                self._control(method, path, body)
+            else:
+                raise ApiError(404, f"no such path: {path}")
+        except ApiError as err:
+            payload = {"code": err.status, "message": err.message, **err.extra}
+            self._send(err.status, payload, err.headers)
+        except Exception as exc:  # a bug: answer 500, log the type and place (never the request)
+            LOG.error("internal error on %s %s: %s", method, path, exc.__class__.__name__)
+            LOG.debug("internal error traceback", exc_info=True)
+            self._send(500, {"code": 500, "message": f"internal error: {exc.__class__.__name__}"})
+
+    def _api(self, method: str, path: str, raw: bytes) -> None:
+        sandbox = self.sandbox
+        fault = sandbox.faults.pick(method)
+        if fault is not None:
+            sandbox.count("faults", fault)
+            LOG.info("fault injected: %s on %s %s", fault, method, self.path)
+            if fault == "drop":
+                self.close_connection = True
+                return
+            if fault == "500":
+                raise ApiError(500, "internal error (injected fault)")
+            if fault == "429":
+                raise ApiError(429, "too many requests (injected fault)", headers={"Retry-After": "1"})
+            time.sleep(sandbox.faults.slow)  # slow: then answer normally
+        self._require_auth()
+        match = _TLS_PATH.match(path)
+        if not match:
+            raise ApiError(404, f"no such path: {API_PREFIX}{path}")
+        deployment_id = match.group(1)
+        if method in sandbox.stats.requests:
+            sandbox.count("requests", method)
+        if method == "GET":
+            self._send(200, sandbox.get_tls(deployment_id))
+            return
+        if method not in WRITE_METHODS:
+            raise ApiError(405, f"method {method} not allowed", headers={"Allow": "GET, POST, PUT, DELETE"})
+        sandbox.count("write_attempts")
+        if method == "DELETE":
+            sandbox.delete_tls(deployment_id)
+            self._send(204)
+            return
+        try:
+            body = json.loads(raw.decode("utf-8")) if raw else None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ApiError(400, f"the body is not JSON: {exc.__class__.__name__}") from None
+        self._send(200, sandbox.write_tls(method, deployment_id, body))
+
+    def _control(self, method: str, path: str, raw: bytes) -> None:
+        if not is_loopback(self.client_address[0]):
+            self._require_auth()
+        sandbox = self.sandbox
+        if path == "/_sandbox/stats" and method == "GET":
+            self._send(200, sandbox.stats_dict())
+        elif path == "/_sandbox/state" and method == "GET":
+            self._send(200, sandbox.state_dict())
+        elif path == "/_sandbox/faults" and method == "GET":
+            self._send(200, sandbox.faults.as_dict())
+        elif path == "/_sandbox/faults" and method in ("PUT", "POST"):
+            try:
+                body = json.loads(raw.decode("utf-8")) if raw else {}
+                if not isinstance(body, dict):
+                    raise ValueError("the body must be a JSON object")
+                sandbox.faults.configure(body)
+            except (ValueError, TypeError, UnicodeDecodeError) as exc:
+                raise ApiError(400, str(exc)) from None
+            LOG.info("faults set: %s", sandbox.faults.as_dict())
+            self._send(200, sandbox.faults.as_dict())
+        else:
+            raise ApiError(404, f"no such path: {path}")
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class SandboxHTTPServer6(SandboxHTTPServer):
+    address_family = socket.AF_INET6
+
+
+def make_server(sandbox: Sandbox) -> SandboxHTTPServer:
+    handler = type("BoundHandler", (Handler,), {"sandbox": sandbox})
+    settings = sandbox.settings
+    server_class = SandboxHTTPServer6 if ":" in settings.host else SandboxHTTPServer
+    return server_class((settings.host, settings.api_port), handler)
+
+
+def banner(settings: Settings, api_port: int, credentials_path: str) -> str:
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    lines = [
+        f"certhygiene sandbox: deployment '{settings.deployment_id}'",
+        f"  api_url:   http://{host}:{api_port}{API_PREFIX}",
+        f"  api_key:   {settings.api_key}   api_secret: see {credentials_path}",
+    ]
+    if settings.mqtt_port:
+        lines.append(
+            f"  mqtt:      mqtt://{host}:{settings.mqtt_port}   user '{settings.mqtt_user}', password: see {credentials_path}"
+        )
+    else:
+        lines.append(f"  mqtt user: '{settings.mqtt_user}', password: see {credentials_path}")
+    lines += [
+        f"  mqtts:     mqtts://{host}:{settings.mqtts_port}  (when TLS is configured)",
+        f"  wss:       wss://{host}:{settings.wss_port}{WSS_PATH}  (when TLS is configured)",
+        f"  stats:     http://{host}:{api_port}/_sandbox/stats",
+    ]
+    return "\n".join(lines)
