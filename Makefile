@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv mosquitto lint typecheck unit sanity ansible-lint test demo bench clean
+.PHONY: all venv tools changelog mosquitto lint typecheck unit sanity ansible-lint test demo bench clean
 
 all: test
 
@@ -25,7 +25,14 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-unit: venv
+# External tools some tests drive: Microsoft's SARIF validator (npm) and galaxy-importer (own venv).
+tools: venv
+	bash scripts/gitops-tools.sh
+
+changelog: venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/antsibull-changelog release --reload-plugins --update-existing
+
+unit: venv tools
 	$(BIN)/pytest -q -p no:cacheprovider
 
 sanity: venv

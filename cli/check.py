@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error(f"no such file or folder: {', '.join(missing)}")
     from certhygiene.check import check_paths
     from certhygiene.policy import PolicyError, load_policy
-    from certhygiene.report import render_json, render_sarif, render_text
+    from certhygiene.report import render_json, render_sarif, render_text, summary_line
 
     root = repository_root()
     try:
@@ -96,8 +96,7 @@ def run(args: argparse.Namespace) -> int:
                 handle.write(text)
         except OSError as exc:
             return _usage_error(f"cannot write {args.output} ({exc.strerror}); fix --output")
-        if args.format != "text":
-            sys.stdout.write(render_text(report).splitlines()[-1] + "\n")
+        sys.stdout.write(summary_line(report) + f"; report written to {args.output}\n")
     else:
         sys.stdout.write(text)
     return 1 if report.failed(args.fail_on) else 0

@@ -266,21 +266,23 @@ def test_fingerprints_are_unique_and_stable(failing: tuple[Path, dict[str, Any],
     clone = tmp_path / "clone"
     shutil.copytree(root, clone)
     assert fingerprints(check_sarif(clone)[1]) == first
-    # the PEM block moves down the file (blank lines above it): same fingerprint, new line
-    moved = clone / "certs" / "expired.crt"
-    moved.write_bytes(b"\n\n\n" + moved.read_bytes())
+    # PEM blocks move down their files (blank lines above them): same fingerprints, new lines
+    for name in ("certs/expired.crt", "keys/locked.key"):
+        moved = clone / name
+        moved.write_bytes(b"\n\n\n" + moved.read_bytes())
     _, log2, _ = check_sarif(clone)
-    second = fingerprints(log2)
-    key_of = next(k for k in first if k[:2] == ("cert.validity", "certs/expired.crt"))
-    assert second[key_of] == first[key_of]
-    line = next(
-        r["locations"][0]["physicalLocation"]["region"]["startLine"]
-        for r in results(log2)
-        if r["ruleId"] == "cert.validity"
-        and r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "certs/expired.crt"
-    )
-    assert line == 4
-    assert second == first
+    for rule_id, uri in (("cert.validity", "certs/expired.crt"), ("key.encrypted", "keys/locked.key")):
+        before = [r for r in results(log) if (r["ruleId"], location_uri(r)) == (rule_id, uri)]
+        after = [r for r in results(log2) if (r["ruleId"], location_uri(r)) == (rule_id, uri)]
+        assert len(before) == len(after) == 1
+        assert after[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 4
+        assert after[0]["partialFingerprints"] == before[0]["partialFingerprints"], f"{rule_id} on {uri}"
+    unmoved = {k: v for k, v in first.items() if k[1] not in ("certs/expired.crt", "keys/locked.key")}
+    assert {k: v for k, v in fingerprints(log2).items() if k in unmoved} == unmoved
+
+
+def location_uri(result: dict[str, Any]) -> str:
+    return str(result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"])
 
 
 def test_no_key_material_in_the_sarif(failing: tuple[Path, dict[str, Any], str]) -> None:

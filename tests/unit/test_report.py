@@ -165,7 +165,13 @@ def test_sarif_fingerprints_are_unique_and_survive_moves(tmp_path: Path) -> None
     chain = tmp_path / "certs" / "server-chain.pem"
     three = three_level()
     chain.write_bytes(pem(three.intermediate) + chain.read_bytes())
+    locked = tmp_path / "certs" / "locked.key"  # a finding without a certificate: keyed by its message, not its line
+    locked.write_bytes(b"\n\n\n" + locked.read_bytes())
     after = sarif(check_paths([str(tmp_path)], SEED, root=str(tmp_path)), tmp_path)["runs"][0]["results"]
+    key_before = next(r for r in before if r["ruleId"] == "key.encrypted")
+    key_after = next(r for r in after if r["ruleId"] == "key.encrypted")
+    assert key_after["locations"][0]["physicalLocation"]["region"]["startLine"] == 4
+    assert key_after["partialFingerprints"] == key_before["partialFingerprints"]
     leaf_before = next(r for r in before if r["ruleId"] == "chain.leaf")
     leaf_after = next(r for r in after if r["ruleId"] == "chain.leaf")
     assert leaf_before["locations"][0]["physicalLocation"]["region"]["startLine"] == 1

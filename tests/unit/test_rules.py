@@ -24,6 +24,7 @@ SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "tls-ssl-config
 CATALOG = (
     "pem.encoding",
     "key.encrypted",
+    "key.plaintext",
     "key.algorithm",
     "key.weak",
     "cert.version",
@@ -416,8 +417,9 @@ def test_rule_passes(pki: dict[str, Any], rule_id: str, case: str, change: Any) 
 
 
 def test_every_rule_has_a_failing_and_a_passing_fixture() -> None:
-    assert {r for r, _, _ in FAILING} | {"cert.version"} == set(CATALOG)
-    assert {r for r, _, _ in PASSING} | {"cert.version", "cert.issuer"} == set(CATALOG)
+    # cert.version, cert.issuer and the opt-in key.plaintext have tests of their own below
+    assert {r for r, _, _ in FAILING} | {"cert.version", "key.plaintext"} == set(CATALOG)
+    assert {r for r, _, _ in PASSING} | {"cert.version", "cert.issuer", "key.plaintext"} == set(CATALOG)
 
 
 def test_cert_version_v1_fails_v3_passes(pki: dict[str, Any], v1_leaf: bytes) -> None:
@@ -680,3 +682,26 @@ def test_seed_layout_self_signed_ca(tmp_path: Path) -> None:
     assert rel_findings(report, tmp_path) == {("cloud.crt", "chain.required")}
     write(tmp_path, {"cloud.chain.pem": ca.cert_pem})
     assert check_repo(tmp_path).findings == []
+
+
+def test_key_plaintext_is_opt_in(pki: dict[str, Any], tmp_path: Path) -> None:
+    """Off by default (a deployment needs the plain key); a hook or the policy turns it on; vaulted keys pass."""
+    assert RULES["key.plaintext"].default_on is False
+    assert all(RULES[r].default_on for r in CATALOG if r != "key.plaintext")
+    plain = key_pem(pki["three"].leaf.key, "pkcs1")
+    assert "key.plaintext" not in ids(check_material(**{**good(pki), "private_key": plain}))
+    asked = check_material(**{**good(pki), "private_key": plain}, rules=["key.plaintext"])
+    assert ids(asked) == {"key.plaintext"} and "ansible-vault encrypt" in asked.findings[0].hint
+    on = load_policy("seed", overrides={"rules": {"key.plaintext": True}}, discover=False)
+    assert "key.plaintext" in ids(check_material(**{**good(pki), "private_key": plain, "policy": on}))
+    off = load_policy("seed", overrides={"rules": {"key.plaintext": False}}, discover=False)
+    assert check_material(**{**good(pki), "private_key": plain, "policy": off}, rules=["key.plaintext"]).findings == []
+    encrypted = key_pem(pki["three"].leaf.key, "pkcs8", b"pw")
+    assert check_material(certificate=None, private_key=encrypted, rules=["key.plaintext"]).findings == []
+    # inline in YAML
+    body = "\n".join("    " + line for line in plain.decode().splitlines())
+    write(tmp_path, {"group_vars/all.yml": f"tls_key: |\n{body}\n".encode()})
+    report = check_paths(
+        [str(tmp_path / "group_vars/all.yml")], SEED_POLICY, root=str(tmp_path), rules=["key.plaintext"]
+    )
+    assert [(f.rule_id, f.line) for f in report.findings] == [("key.plaintext", 2)]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime
 import fnmatch
 import os
+import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from typing import Any
 
 from .facts import describe_certificate, is_ca, key_info, subject_alt_names
 from .findings import ERROR, WARNING, Finding
-from .material import EncodingProblem, Material, read_bytes, read_file
+from .material import Block, CertificateCache, EncodingProblem, Material, read_bytes, read_file
 from .policy import Policy, load_policy
 from .rules import CA, CHAIN, CLIENT_CA, FILE, LEAF, RULES, SET, CertRef, FileContext, Hit, Rule, SetContext
 from .vault import VaultError, decrypt_vault
@@ -54,6 +55,8 @@ CHAIN_PATTERNS = ("*chain*", "*bundle*", "*intermediate*")
 FULLCHAIN_PATTERNS = ("*fullchain*", "*full-chain*", "*full_chain*")
 GENERIC_CHAIN_PREFIXES = ("chain", "ca-bundle", "ca_bundle", "cabundle", "bundle", "intermediate")
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules"})
+_FULLCHAIN_NAME = re.compile("|".join(fnmatch.translate(p) for p in FULLCHAIN_PATTERNS))
+_CHAIN_NAME = re.compile("|".join(fnmatch.translate(p) for p in CHAIN_PATTERNS))
 
 
 @dataclass
@@ -111,15 +114,35 @@ class _Run:
         unknown = sorted(wanted - set(RULES)) if wanted is not None else []
         if unknown:
             raise ValueError(f"unknown rule id(s): {', '.join(unknown)}; see `certhygiene rules`")
-        self.rules = [r for r in RULES.values() if policy.enabled(r.id) and (wanted is None or r.id in wanted)]
+        # The caller's ``rules`` (a hook's) run even when opt-in, unless the policy switched them off.
+        self.rules = [
+            r
+            for r in RULES.values()
+            if (
+                policy.enabled(r.id, r.default_on) if wanted is None else r.id in wanted and r.id not in policy.disabled
+            )
+        ]
+        self.file_rules = [r for r in self.rules if r.scope == FILE]
+        self.set_rules = [r for r in self.rules if r.scope == SET]
         self.findings: dict[tuple[str, str, int, str], Finding] = {}
-        self.block_ends: dict[tuple[str, int], int] = {}
+        self.seen: dict[str, Material] = {}
+        # Work that depends only on a certificate's DER, done once per check (a chain's CA certificates stand
+        # in many files): parsed certificates, _vet's verdicts, signature verdicts (SetContext.signatures).
+        self.certificates: CertificateCache = {}
+        self.vetted: dict[bytes, str | None] = {}
+        self.signatures: dict[tuple[bytes, bytes], bool] = {}
 
     def saw(self, material: Material) -> None:
-        """Remember where each block ends, for the findings' line ranges."""
-        for block in material.blocks:
-            if block.end_line > block.start_line:
-                self.block_ends[(material.path, block.start_line)] = block.end_line
+        """Remember the material of each path, for the findings' line ranges."""
+        self.seen[material.path] = material
+
+    def end_line(self, path: str, line: int) -> int:
+        material = self.seen.get(path)
+        if material is not None and line:
+            for block in material.blocks:
+                if block.start_line == line:
+                    return max(block.end_line, line)
+        return line
 
     def run(self, scope: str, ctx: FileContext | SetContext, keep: Any = None) -> None:
         if isinstance(ctx, FileContext):
@@ -129,9 +152,7 @@ class _Run:
                 self.saw(ref.material)
             for material, _block in ctx.keys:
                 self.saw(material)
-        for rule in self.rules:
-            if rule.scope != scope:
-                continue
+        for rule in self.file_rules if scope == FILE else self.set_rules:
             try:
                 hits = list(rule.check(ctx))
             except Exception as exc:  # a rule must not take the check down; report instead
@@ -161,7 +182,7 @@ class _Run:
             line=hit.line,
             subject=subject,
             serial=serial,
-            end_line=self.block_ends.get((hit.path, hit.line), hit.line),
+            end_line=self.end_line(hit.path, hit.line),
         )
         self.findings.setdefault((rule.id, hit.path, hit.line, hit.message), finding)
 
@@ -180,24 +201,22 @@ class _Run:
 _VETTED = "_certhygiene_vetted"
 
 
-def _vet(material: Material) -> None:
-    """Parse every certificate's fields once, now: cryptography parses lazily, and a certificate whose name,
-    dates, extensions or key cannot be read is a ``pem.encoding`` problem, not a crash in a later rule."""
+def _vet(material: Material, vetted: dict[bytes, str | None]) -> None:
+    """Parse every certificate's fields once, now: cryptography parses lazily, and a certificate whose version,
+    dates, extensions or key cannot be read is a ``pem.encoding`` problem, not a crash in a later rule. (Names
+    are read lazily, and only when needed: building them costs more than the rest; rules cope with bad names.)
+    ``vetted``: the verdict of each DER seen in this check (None: usable), so a copy is not vetted again."""
     if getattr(material, _VETTED, False):
         return
     setattr(material, _VETTED, True)
     for block in material.blocks:
-        cert = block.certificate
-        if cert is None:
+        if block.certificate is None:
             continue
-        try:
-            fields = (cert.version, cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc)
-            del fields
-            len(cert.subject) + len(cert.issuer)
-            list(cert.extensions)
-            key_info(block.public_key if block.public_key is not None else cert.public_key())
-        except Exception as exc:  # whatever cryptography raises, the certificate is unusable
-            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        if block.der in vetted:
+            reason = vetted[block.der]
+        else:
+            reason = vetted[block.der] = _unusable(block)
+        if reason is not None:
             block.certificate = None
             block.public_key = None
             block.parse_error = reason
@@ -206,8 +225,21 @@ def _vet(material: Material) -> None:
             )
 
 
-def _cert_refs(material: Material, role: str, declared: bool) -> list[CertRef]:
-    _vet(material)
+def _unusable(block: Block) -> str | None:
+    """Why the block's certificate cannot be used (None: it can)."""
+    cert = block.certificate
+    try:
+        fields = (cert.version, cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc)
+        del fields
+        list(cert.extensions)
+        key_info(block.public_key if block.public_key is not None else cert.public_key())
+    except Exception as exc:  # whatever cryptography raises, the certificate is unusable
+        return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+    return None
+
+
+def _cert_refs(material: Material, role: str, declared: bool, vetted: dict[bytes, str | None]) -> list[CertRef]:
+    _vet(material, vetted)
     blocks = material.certificates
     refs: list[CertRef] = []
     for index, block in enumerate(blocks):
@@ -267,8 +299,8 @@ def check_material(
     def read(data: bytes | None, key: str, role: str) -> tuple[Material | None, list[CertRef]]:
         if data is None:
             return None, []
-        material = read_bytes(bytes(data), shown[key])
-        refs = _cert_refs(material, role, declared=True)
+        material = read_bytes(bytes(data), shown[key], run.certificates)
+        refs = _cert_refs(material, role, declared=True, vetted=run.vetted)
         report.files_checked.append(shown[key])
         run.run(FILE, FileContext(material, role, refs, policy, run.now, declared=True))
         return material, refs
@@ -293,6 +325,7 @@ def check_material(
         client_ca_name=shown["client_ca"],
         two_way=auth_type == "two-way",
         check_client_ca=True,
+        signatures=run.signatures,
     )
     if cert_m is not None and not ctx.keys:
         ctx.keys = [(cert_m, b) for b in cert_m.private_keys]
@@ -312,8 +345,16 @@ def check_material(
 class _Repo:
     """Files read once, folder listings, and name-based roles."""
 
-    def __init__(self, policy: Policy, root: str, vault_password: bytes | str | None, report: Report) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        root: str,
+        vault_password: bytes | str | None,
+        report: Report,
+        certificates: CertificateCache,
+    ) -> None:
         self.policy = policy
+        self.certificates = certificates  # shared with the run: each distinct certificate parsed once
         self.root = root
         self.vault_password = vault_password
         self.report = report
@@ -322,13 +363,19 @@ class _Repo:
         self.folders: dict[str, _Folder] = {}
         self.name_roles: dict[str, str | None] = {}
         self.absolute: dict[str, str] = {}
+        self.cwd = os.getcwd()  # os.path.abspath asks the system for it on every call
+        # Neighbours by certificate path: certs_using_chain/certs_using_key resolve a certificate's chain and key
+        # file to find who uses a chain or key file, and _check_set asks again for the same certificate.
+        self.chain_files: dict[str, str | None] = {}
+        self.key_files: dict[str, str | None] = {}
         self.skips: dict[str, str] = {}
+        self.vaulted: set[str] = set()  # files decrypted from Ansible Vault
 
     def abs(self, path: str) -> str:
         """``os.path.abspath``, remembered for this check."""
         found = self.absolute.get(path)
         if found is None:
-            found = self.absolute[path] = os.path.abspath(path)
+            found = self.absolute[path] = os.path.normpath(os.path.join(self.cwd, path))
         return found
 
     # --- reading
@@ -338,7 +385,7 @@ class _Repo:
         key = self.abs(path)
         if key in self.materials:
             return self.materials[key]
-        material: Material | None = read_file(path)
+        material: Material | None = read_file(path, self.certificates)
         if material is not None and material.form == "vault":
             material = self._decrypt(path)
         self.materials[key] = material
@@ -355,15 +402,15 @@ class _Repo:
         except (OSError, VaultError) as exc:
             self.skips[self.abs(path)] = f"Ansible Vault file: {exc}"
             return None
-        return read_bytes(plain, path)
+        self.vaulted.add(self.abs(path))
+        return read_bytes(plain, path, self.certificates)
 
     def listing(self, folder: str) -> list[str]:
         key = self.abs(folder)
         if key not in self.listings:
             try:
-                self.listings[key] = sorted(
-                    name for name in os.listdir(folder or ".") if os.path.isfile(os.path.join(folder or ".", name))
-                )
+                with os.scandir(folder or ".") as entries:  # is_file() as os.path.isfile, mostly without a stat
+                    self.listings[key] = sorted(entry.name for entry in entries if entry.is_file())
             except OSError:
                 self.listings[key] = []
         return self.listings[key]
@@ -385,9 +432,9 @@ class _Repo:
 
     def _name_role(self, path: str) -> str | None:
         name = os.path.basename(path).lower()
-        if any(fnmatch.fnmatchcase(name, pattern) for pattern in FULLCHAIN_PATTERNS):
+        if _FULLCHAIN_NAME.match(name):
             return "bundle"
-        if any(fnmatch.fnmatchcase(name, pattern) for pattern in CHAIN_PATTERNS):
+        if _CHAIN_NAME.match(name):
             return "chain"
         if self.policy.chain_files:
             from .policy import path_matches
@@ -416,6 +463,11 @@ class _Repo:
         return self.folders[key]
 
     def chain_file_for(self, cert_path: str) -> str | None:
+        if cert_path not in self.chain_files:
+            self.chain_files[cert_path] = self._chain_file_for(cert_path)
+        return self.chain_files[cert_path]
+
+    def _chain_file_for(self, cert_path: str) -> str | None:
         folder, name = os.path.split(cert_path)
         index = self.folder(folder)
         for stem in _stems(name):
@@ -429,6 +481,11 @@ class _Repo:
         return None
 
     def key_file_for(self, cert_path: str) -> str | None:
+        if cert_path not in self.key_files:
+            self.key_files[cert_path] = self._key_file_for(cert_path)
+        return self.key_files[cert_path]
+
+    def _key_file_for(self, cert_path: str) -> str | None:
         folder, name = os.path.split(cert_path)
         present = self.folder(folder).present
         candidates: list[str] = []
@@ -541,8 +598,9 @@ def _expand(paths: Iterable[str]) -> list[str]:
             out.append(path)
     seen: set[str] = set()
     unique = []
+    cwd = os.getcwd()
     for path in out:
-        key = os.path.abspath(path)
+        key = os.path.normpath(os.path.join(cwd, path))  # os.path.abspath, without a getcwd() per path
         if key not in seen:
             seen.add(key)
             unique.append(os.path.normpath(path))
@@ -582,7 +640,7 @@ def _check_paths(
     root = os.path.abspath(root or os.getcwd())
     report = Report(profile=policy.profile, root=root)
     run = _Run(policy, rules, now, root)
-    repo = _Repo(policy, root, vault_password, report)
+    repo = _Repo(policy, root, vault_password, report, run.certificates)
     asked = _expand(paths)
     asked_keys = {repo.abs(p) for p in asked}
 
@@ -596,8 +654,8 @@ def _check_paths(
             continue
         report.files_checked.append(path)
         role = repo.role(path, material)
-        refs = _cert_refs(material, role, declared=False)
-        run.run(FILE, FileContext(material, role, refs, policy, run.now))
+        refs = _cert_refs(material, role, declared=False, vetted=run.vetted)
+        run.run(FILE, FileContext(material, role, refs, policy, run.now, vaulted=repo.abs(path) in repo.vaulted))
         if role in ("certificate", "bundle") and refs:
             leaf_files.append(path)
         elif role == "chain":
@@ -623,8 +681,8 @@ def _check_paths(
     for path, material in lone_chains:
         if repo.abs(path) in used_chains:
             continue
-        refs = _cert_refs(material, "chain", declared=False)
-        run.run(SET, SetContext(policy, run.now, leaf=None, chain=refs))
+        refs = _cert_refs(material, "chain", declared=False, vetted=run.vetted)
+        run.run(SET, SetContext(policy, run.now, leaf=None, chain=refs, signatures=run.signatures))
 
     report.findings = run.sorted_findings()
     return report
@@ -637,7 +695,7 @@ def _check_set(run: _Run, repo: _Repo, path: str, asked: set[str], used_chains: 
     role = repo.role(path, material)
     if role not in ("certificate", "bundle"):
         return
-    refs = _cert_refs(material, role, declared=False)
+    refs = _cert_refs(material, role, declared=False, vetted=run.vetted)
     if not refs:
         return
     leaf = refs[0]
@@ -651,7 +709,7 @@ def _check_set(run: _Run, repo: _Repo, path: str, asked: set[str], used_chains: 
         if chain_path is not None:
             chain_material = repo.load(chain_path)
             if chain_material is not None:
-                chain = _cert_refs(chain_material, "chain", declared=False)
+                chain = _cert_refs(chain_material, "chain", declared=False, vetted=run.vetted)
                 used_chains.add(repo.abs(chain_path))
         if chain_path is None:
             stem = _stems(os.path.basename(path))[-1]
@@ -675,6 +733,7 @@ def _check_set(run: _Run, repo: _Repo, path: str, asked: set[str], used_chains: 
         chain=chain,
         chain_note=note,
         keys=keys,
+        signatures=run.signatures,
     )
     leaf_asked = repo.abs(path) in asked
     members = {repo.abs(path)} | {repo.abs(r.path) for r in chain}

@@ -7,11 +7,13 @@ from __future__ import annotations
 import datetime
 import hashlib
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from ._crypto import InvalidSignature, ExtensionOID, NameOID, dsa, ec, ed448, ed25519, rsa, serialization, x509
 
+_IPV4_CHARS = re.compile(r"[0-9.]+")
 # Curve names as the cloud's import restrictions spell them (EC_prime256v1 ...).
 _CURVE_NAMES = {"secp256r1": "prime256v1", "secp384r1": "secp384r1", "secp521r1": "secp521r1"}
 
@@ -32,17 +34,41 @@ class KeyInfo:
         return self.algorithm
 
 
+# key_info runs for every key and certificate a check sees; ``isinstance`` against cryptography's abstract
+# key classes costs microseconds a call, so the algorithm is worked out once per concrete key class.
+_ALGORITHM_OF_CLASS: dict[type, str] = {}
+
+
+def _algorithm(public_key: Any) -> str:
+    kind = type(public_key)
+    algorithm = _ALGORITHM_OF_CLASS.get(kind)
+    if algorithm is None:
+        if isinstance(public_key, rsa.RSAPublicKey):
+            algorithm = "RSA"
+        elif isinstance(public_key, ec.EllipticCurvePublicKey):
+            algorithm = "EC"
+        elif isinstance(public_key, dsa.DSAPublicKey):
+            algorithm = "DSA"
+        elif isinstance(public_key, ed25519.Ed25519PublicKey):
+            algorithm = "Ed25519"
+        elif isinstance(public_key, ed448.Ed448PublicKey):
+            algorithm = "Ed448"
+        else:
+            algorithm = "unknown"
+        _ALGORITHM_OF_CLASS[kind] = algorithm
+    return algorithm
+
+
 def key_info(public_key: Any) -> KeyInfo:
     """Type and size from the public numbers alone (no private-key consistency check)."""
-    if isinstance(public_key, rsa.RSAPublicKey):
-        return KeyInfo("RSA", public_key.key_size)
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
+    algorithm = _algorithm(public_key)
+    if algorithm in ("RSA", "DSA"):
+        return KeyInfo(algorithm, public_key.key_size)
+    if algorithm == "EC":
         return KeyInfo("EC", public_key.curve.key_size, public_key.curve.name)
-    if isinstance(public_key, dsa.DSAPublicKey):
-        return KeyInfo("DSA", public_key.key_size)
-    if isinstance(public_key, ed25519.Ed25519PublicKey):
+    if algorithm == "Ed25519":
         return KeyInfo("Ed25519", 256)
-    if isinstance(public_key, ed448.Ed448PublicKey):
+    if algorithm == "Ed448":
         return KeyInfo("Ed448", 456)
     return KeyInfo("unknown", 0)
 
@@ -140,11 +166,14 @@ def is_self_signed(cert: Any) -> bool:
 
 def is_fqdn_or_ip(value: str) -> bool:
     """A DNS name with at least one dot (or a wildcard of one), or an IP address."""
-    try:
-        ipaddress.ip_address(value)
-        return True
-    except ValueError:
-        pass
+    # ip_address() raises (slowly) on every host name: only strings that can be an address go to it
+    # (IPv4: digits and dots only; IPv6: has a colon).
+    if ":" in value or _IPV4_CHARS.fullmatch(value):
+        try:
+            ipaddress.ip_address(value)
+            return True
+        except ValueError:
+            pass
     name = value[2:] if value.startswith("*.") else value
     labels = name.rstrip(".").split(".")
     if len(labels) < 2:

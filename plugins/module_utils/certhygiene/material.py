@@ -100,7 +100,13 @@ class Material:
         return any(b.kind == "private_key" for b in self.blocks)
 
 
-def read_file(path: str) -> Material:
+# Certificates parsed from a DER already seen in this check: (certificate, public key, parse error). A chain's
+# CA certificates stand in many files of a repository; each is parsed once and its parsed object shared, so
+# cryptography's own caches (extensions, names) and the engine's caches keyed by DER serve every copy.
+CertificateCache = dict[bytes, tuple[Any, Any, str | None]]
+
+
+def read_file(path: str, cache: CertificateCache | None = None) -> Material:
     """Read ``path``; an unreadable file becomes a Material with a problem, never an exception."""
     try:
         with open(path, "rb") as handle:
@@ -109,28 +115,28 @@ def read_file(path: str) -> Material:
         return Material(
             path=path, form="binary", problems=[EncodingProblem(0, f"cannot read the file: {exc.strerror}")]
         )
-    return read_bytes(data, path)
+    return read_bytes(data, path, cache)
 
 
-def read_bytes(data: bytes, path: str = "<content>") -> Material:
-    """Find every certificate, request and key in ``data``."""
+def read_bytes(data: bytes, path: str = "<content>", cache: CertificateCache | None = None) -> Material:
+    """Find every certificate, request and key in ``data`` (``cache``: share certificates parsed before)."""
     try:
         if not data.strip():
             return Material(path, "empty", problems=[EncodingProblem(1, "the file is empty")])
         if data.lstrip().startswith(VAULT_HEADER):
             return Material(path, "vault")
         if b"-----BEGIN " in data:
-            return _read_pem(data, path)
+            return _read_pem(data, path, cache)
         return _read_binary_or_text(data, path)
     except Exception as exc:  # the reader's contract is to never raise
         return Material(path, "binary", problems=[EncodingProblem(1, f"unreadable content ({type(exc).__name__})")])
 
 
-def _read_pem(data: bytes, path: str) -> Material:
-    return _read_clean_pem(data, path) or _read_pem_lines(data, path)
+def _read_pem(data: bytes, path: str, cache: CertificateCache | None) -> Material:
+    return _read_clean_pem(data, path, cache) or _read_pem_lines(data, path, cache)
 
 
-def _read_clean_pem(data: bytes, path: str) -> Material | None:
+def _read_clean_pem(data: bytes, path: str, cache: CertificateCache | None) -> Material | None:
     """The common case in one pass: ASCII blocks with matching labels, no headers, only
     white space between them. Anything else returns None and goes to the line reader,
     which says exactly what is wrong and where."""
@@ -153,7 +159,7 @@ def _read_clean_pem(data: bytes, path: str) -> Material | None:
         whole = match.group(0)
         start_line = line + gap.count("\n")
         end_line = start_line + whole.rstrip("\r\n").count("\n")
-        _add_decoded_block(material, label, start_line, end_line, {}, der)
+        _add_decoded_block(material, label, start_line, end_line, {}, der, cache)
         line = end_line + (1 if whole.endswith("\n") else 0)
         position = match.end()
     if position == 0 or text[position:].strip():
@@ -175,7 +181,7 @@ def _decode_base64(joined: str) -> bytes | None:
     return der
 
 
-def _read_pem_lines(data: bytes, path: str) -> Material:
+def _read_pem_lines(data: bytes, path: str, cache: CertificateCache | None) -> Material:
     material = Material(path, "pem")
     text = data.decode("utf-8", errors="replace")
     if "\ufffd" in text:
@@ -205,7 +211,7 @@ def _read_pem_lines(data: bytes, path: str) -> Material:
                     EncodingProblem(number, f"BEGIN {label} (line {start}) is closed by END {end.group(1)}")
                 )
             else:
-                _add_block(material, label, start, number, headers, body)
+                _add_block(material, label, start, number, headers, body, cache)
             label = None
             continue
         if _BEGIN.match(line):
@@ -227,22 +233,36 @@ def _read_pem_lines(data: bytes, path: str) -> Material:
     return material
 
 
-def _add_block(material: Material, label: str, start: int, end: int, headers: dict[str, str], body: list[str]) -> None:
+def _add_block(
+    material: Material,
+    label: str,
+    start: int,
+    end: int,
+    headers: dict[str, str],
+    body: list[str],
+    cache: CertificateCache | None,
+) -> None:
     der = _decode_base64("".join(body))
     if der is None:
         material.problems.append(EncodingProblem(start, f"the {label} block is not valid base64"))
         return
-    _add_decoded_block(material, label, start, end, headers, der)
+    _add_decoded_block(material, label, start, end, headers, der, cache)
 
 
 def _add_decoded_block(
-    material: Material, label: str, start: int, end: int, headers: dict[str, str], der: bytes
+    material: Material,
+    label: str,
+    start: int,
+    end: int,
+    headers: dict[str, str],
+    der: bytes,
+    cache: CertificateCache | None = None,
 ) -> None:
     block = Block(index=len(material.blocks), label=label, kind="other", start_line=start, end_line=end, der=der)
     material.blocks.append(block)
     if label in CERTIFICATE_LABELS:
         block.kind = "certificate"
-        _parse_certificate(block)
+        _parse_certificate(block, cache)
     elif label in CSR_LABELS:
         block.kind = "csr"
         try:
@@ -273,13 +293,20 @@ def _add_decoded_block(
         material.problems.append(EncodingProblem(start, f"the {label} block cannot be parsed: {block.parse_error}"))
 
 
-def _parse_certificate(block: Block) -> None:
+def _parse_certificate(block: Block, cache: CertificateCache | None = None) -> None:
+    if cache is not None:
+        parsed = cache.get(block.der)
+        if parsed is not None:
+            block.certificate, block.public_key, block.parse_error = parsed
+            return
     try:
         block.certificate = x509.load_der_x509_certificate(block.der)
         block.public_key = block.certificate.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
         block.certificate = None
         block.parse_error = _reason(exc)
+    if cache is not None:
+        cache[block.der] = (block.certificate, block.public_key, block.parse_error)
 
 
 def _parse_private_key(block: Block, label: str) -> None:

@@ -15,7 +15,7 @@ Ansible modules pass settings). Format of the file::
     identity_from_cn: true        # cert.identity: accept an FQDN/IP in the CN when the SAN has none
     chain_files: ["*.ca", "certs/ca-*.pem"]   # more chain files, beside *chain* *bundle* *intermediate*
     severity: {key.weak: error}   # change a rule's severity (error | warning)
-    rules: {cert.validity: false} # switch rules off (true switches them back on)
+    rules: {cert.validity: false} # switch rules off; true switches them on (and opt-in rules: key.plaintext)
     ignore:                       # ignore rules on some paths (globs, repository-relative, ** allowed)
       - rule: cert.validity       # a rule id, or "*" for every rule
         paths: ["tests/fixtures/**"]
@@ -80,11 +80,15 @@ class Policy:
     chain_files: tuple[str, ...] = ()
     severity: Mapping[str, str] = field(default_factory=dict)
     disabled: frozenset[str] = frozenset()
+    enabled_rules: frozenset[str] = frozenset()  # opt-in rules switched on
     ignore: tuple[Ignore, ...] = ()
     source: str | None = None  # the policy file it was read from, if any
 
-    def enabled(self, rule_id: str) -> bool:
-        return rule_id not in self.disabled
+    def enabled(self, rule_id: str, default: bool = True) -> bool:
+        """Whether the rule runs: switched off or on by the policy, else its default (False for opt-in rules)."""
+        if rule_id in self.disabled:
+            return False
+        return rule_id in self.enabled_rules or default
 
     def severity_of(self, rule_id: str, default: str) -> str:
         return self.severity.get(rule_id, default)
@@ -102,7 +106,7 @@ class Policy:
             "identity_from_cn": self.identity_from_cn,
             "chain_files": list(self.chain_files),
             "severity": dict(sorted(self.severity.items())),
-            "rules": {rule_id: False for rule_id in sorted(self.disabled)},
+            "rules": {rule_id: rule_id in self.enabled_rules for rule_id in sorted(self.disabled | self.enabled_rules)},
             "ignore": [{"rule": entry.rule, "paths": list(entry.paths)} for entry in self.ignore],
             "source": self.source,
         }
@@ -295,6 +299,7 @@ def _apply(policy: Policy, settings: Mapping[str, Any], where: str) -> Policy:
         changes["severity"] = severity
     if "rules" in settings:
         disabled = set(policy.disabled)
+        enabled = set(policy.enabled_rules)
         value = settings["rules"]
         if not isinstance(value, Mapping):
             raise PolicyError(
@@ -306,9 +311,12 @@ def _apply(policy: Policy, settings: Mapping[str, Any], where: str) -> Policy:
                 raise PolicyError(f"{where}: rules: {rule_id} must be true or false, not {on!r}")
             if on:
                 disabled.discard(rule_id)
+                enabled.add(rule_id)
             else:
                 disabled.add(rule_id)
+                enabled.discard(rule_id)
         changes["disabled"] = frozenset(disabled)
+        changes["enabled_rules"] = frozenset(enabled)
     if "ignore" in settings:
         changes["ignore"] = policy.ignore + tuple(_ignores(settings["ignore"], where, RULES))
     return dataclasses.replace(policy, **changes)

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import urllib.parse
 from typing import Any
 
@@ -22,6 +23,7 @@ SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schem
 SARIF_VERSION = "2.1.0"
 SRCROOT = "SRCROOT"
 FINGERPRINT_KEY = "certhygiene/v1"
+_LINE_REFERENCE = re.compile(r"\blines? [0-9]+")
 
 
 # ------------------------------------------------------------------ text
@@ -110,7 +112,8 @@ def _fingerprint(finding: Finding, uri: str) -> str:
     """Stable across line moves: rule, file and certificate (serial and subject), never the line."""
     material = "\0".join((finding.rule_id, uri, finding.serial or "", finding.subject or ""))
     if finding.serial is None:
-        material += "\0" + finding.message  # no certificate: the message tells findings apart
+        # no certificate: the message tells findings apart, without the line numbers it names
+        material += "\0" + _LINE_REFERENCE.sub("line", finding.message)
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
 
 

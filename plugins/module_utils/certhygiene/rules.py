@@ -90,12 +90,12 @@ class CertRef:
     @property
     def name(self) -> str:
         """The certificate's subject and serial (for a finding located at the certificate)."""
-        return cert_label(self.cert)
+        return safe_label(self.cert)
 
     @property
     def label(self) -> str:
         """Subject, serial and line (for a certificate a finding elsewhere refers to)."""
-        return f"{cert_label(self.cert)} (line {self.line})" if self.line else cert_label(self.cert)
+        return f"{safe_label(self.cert)} (line {self.line})" if self.line else safe_label(self.cert)
 
 
 @dataclass
@@ -106,6 +106,7 @@ class FileContext:
     policy: Any  # policy.Policy (Any to keep the import graph one-way)
     now: datetime.datetime
     declared: bool = False  # the caller said what the input is (check_material), not a file name
+    vaulted: bool = False  # the content was decrypted from an Ansible Vault file
 
     @property
     def path(self) -> str:
@@ -125,14 +126,18 @@ class SetContext:
     client_ca_name: str = "client_ca"
     two_way: bool = False
     check_client_ca: bool = False  # only where the caller says what the client CA is
-    _signed: dict[tuple[int, int], bool] = field(default_factory=dict, repr=False)
+    # Signature verdicts by (certificate DER, issuer DER). A verification costs ~40 µs; chain.order and
+    # chain.algorithm ask for the same pairs, and the engine shares one dict across a whole check, where the
+    # same intermediate -> root pair stands in every chain file of a repository.
+    signatures: dict[tuple[bytes, bytes], bool] = field(default_factory=dict, repr=False)
 
-    def signed_by(self, cert: Any, issuer: Any) -> bool:
-        """``facts.is_signed_by``, verified once per pair in this context (chain.order and chain.algorithm share)."""
-        key = (id(cert), id(issuer))
-        if key not in self._signed:
-            self._signed[key] = is_signed_by(cert, issuer)
-        return self._signed[key]
+    def signed_by(self, cert: CertRef, issuer: CertRef) -> bool:
+        """``facts.is_signed_by(cert.cert, issuer.cert)``, verified once per pair of certificates."""
+        key = (cert.block.der, issuer.block.der)
+        verdict = self.signatures.get(key)
+        if verdict is None:
+            verdict = self.signatures[key] = is_signed_by(cert.cert, issuer.cert)
+        return verdict
 
 
 Check = Callable[[Any], Iterator[Hit]]
@@ -150,6 +155,7 @@ class Rule:
     security_severity: str  # SARIF / GitHub code scanning score, "0.0" .. "10.0"
     tags: tuple[str, ...]
     check: Check = field(compare=False, repr=False)
+    default_on: bool = True  # False: opt-in, runs only when a policy or a caller (a hook) asks for it
 
     @property
     def name(self) -> str:
@@ -183,6 +189,7 @@ class Rule:
             "help_uri": self.help_uri,
             "security_severity": self.security_severity,
             "tags": list(self.tags),
+            "default_on": self.default_on,
         }
 
 
@@ -199,13 +206,15 @@ def rule(
     scope: str,
     security_severity: str,
     tags: tuple[str, ...] = ("security", "tls"),
+    default_on: bool = True,
 ) -> Callable[[Check], Check]:
     """Register the decorated function as the rule ``rule_id``; its docstring is the rule's description."""
 
     def register(check: Check) -> Check:
         description = " ".join((check.__doc__ or title).split())
+        tagged = tags if "security" in tags else ("security", *tags)  # code scanning files them as security
         RULES[rule_id] = Rule(
-            rule_id, severity, title, citation, hint, description, scope, security_severity, tags, check
+            rule_id, severity, title, citation, hint, description, scope, security_severity, tagged, check, default_on
         )
         return check
 
@@ -213,6 +222,67 @@ def rule(
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def safe_label(cert: Any) -> str:
+    """``facts.cert_label``, or what can be said when the certificate's name cannot be decoded."""
+    try:
+        return cert_label(cert)
+    except Exception:  # a damaged name: the certificate is still named by its serial
+        return f"a certificate with an unreadable subject (serial 0x{cert.serial_number:x})"
+
+
+def name_text(cert: Any, which: str) -> str:
+    """The RFC 4514 text of the certificate's ``subject`` or ``issuer``, ``(empty)`` or ``(unreadable)``."""
+    try:
+        return str(getattr(cert, which).rfc4514_string()) or "(empty)"
+    except Exception:
+        return "(unreadable)"
+
+
+def _self_signed(cert: Any) -> bool:
+    try:
+        return is_self_issued(cert) and is_signed_by(cert, cert)
+    except Exception:  # an unreadable name: not provably self-signed
+        return False
+
+
+def _common_name(cert: Any) -> str | None:
+    try:
+        return common_name(cert.subject)
+    except Exception:  # an unreadable name has no usable CN
+        return None
+
+
+def _tlv(data: bytes, offset: int) -> tuple[int, int, int]:
+    """(tag, start of the value, end of the value) of the DER element at ``offset``."""
+    tag, first = data[offset], data[offset + 1]
+    if first < 0x80:
+        return tag, offset + 2, offset + 2 + first
+    count = first & 0x7F
+    length = int.from_bytes(data[offset + 2 : offset + 2 + count], "big")
+    return tag, offset + 2 + count, offset + 2 + count + length
+
+
+def issuer_is_empty(cert: Any, der: bytes | None = None) -> bool:
+    """Whether the issuer Name is an empty SEQUENCE, read from the DER (no Python name objects are built).
+    ``der``: the certificate's DER when the caller has it (``tbs_certificate_bytes`` re-encodes, ~4 µs)."""
+    try:
+        if der is not None:
+            tbs, position = der, _tlv(der, 0)[1]  # into Certificate: TBSCertificate comes first
+        else:
+            tbs, position = cert.tbs_certificate_bytes, 0
+        _tag, position, _end = _tlv(tbs, position)  # into TBSCertificate
+        tag, _start, end = _tlv(tbs, position)
+        if tag == 0xA0:  # [0] version
+            tag, _start, end = _tlv(tbs, end)
+        _tag, _start, end = _tlv(tbs, end)  # signature AlgorithmIdentifier (after the serial)
+        tag, start, end = _tlv(tbs, end)  # issuer
+        if tag == 0x30:
+            return start == end
+    except (IndexError, ValueError):
+        pass
+    return len(cert.issuer) == 0
 
 
 def version_of(cert: Any) -> str:
@@ -235,9 +305,10 @@ def _is_client_only(cert: Any) -> bool:
     return ExtendedKeyUsageOID.CLIENT_AUTH in oids and ExtendedKeyUsageOID.SERVER_AUTH not in oids
 
 
-def _key_subjects(ctx: FileContext) -> Iterator[tuple[Any, int, Any, str]]:
+def _key_subjects(ctx: FileContext) -> Iterator[tuple[Any, int, Any, str | CertRef]]:
     """(public key, line, certificate or None, how to name it) for every key key.algorithm looks at:
-    private keys, public keys, requests, and server certificates (not CA certificates)."""
+    private keys, public keys, requests, and server certificates (not CA certificates). A certificate is
+    named by its ``CertRef``: its label is made only when a finding needs it."""
     for block in ctx.material.blocks:
         if block.public_key is None:
             continue
@@ -249,7 +320,11 @@ def _key_subjects(ctx: FileContext) -> Iterator[tuple[Any, int, Any, str]]:
             yield block.public_key, block.start_line, None, f"the certificate request (line {block.start_line})"
     for ref in ctx.certs:
         if ref.position == LEAF and ref.block.public_key is not None:
-            yield ref.block.public_key, ref.line, ref.cert, ref.name
+            yield ref.block.public_key, ref.line, ref.cert, ref
+
+
+def _named(what: str | CertRef) -> str:
+    return what if isinstance(what, str) else what.name
 
 
 def _is_weak(name: str, algorithm: str, size: int) -> bool:
@@ -389,6 +464,35 @@ def key_encrypted(ctx: FileContext) -> Iterator[Hit]:
 
 
 @rule(
+    "key.plaintext",
+    severity=ERROR,
+    title="Private key committed outside Ansible Vault (opt-in)",
+    citation="The private key must be unencrypted.",
+    hint="encrypt the file with Ansible Vault: `ansible-vault encrypt FILE` (the deployment still gets the plain "
+    "key; check vault files with --vault-password-file)",
+    scope=FILE,
+    security_severity="8.0",
+    tags=("security", "secrets", "private-key"),
+    default_on=False,
+)
+def key_plaintext(ctx: FileContext) -> Iterator[Hit]:
+    """Opt-in (off in every profile; the ``forbid-plaintext-private-keys`` hook or ``rules: {key.plaintext:
+    true}`` turns it on): an unencrypted private key (PEM of any format, OpenSSH, DER, also inline in YAML or any
+    text file) in a file that is not an Ansible Vault file. The deployment needs the key unencrypted, so a
+    repository keeps it in a vault, never in the clear."""
+    if ctx.vaulted:
+        return
+    for block in ctx.material.private_keys:
+        if not block.encrypted:
+            fmt = _FORMAT_NAMES.get(block.key_format or "", "DER" if block.label == "DER" else block.label)
+            yield Hit(
+                f"an unencrypted private key (line {block.start_line}, {fmt}) is stored in the clear",
+                ctx.path,
+                block.start_line,
+            )
+
+
+@rule(
     "key.algorithm",
     severity=ERROR,
     title="Key algorithm or size not allowed",
@@ -409,7 +513,7 @@ def key_algorithm(ctx: FileContext) -> Iterator[Hit]:
         info = key_info(public_key)
         if info.name not in allowed:
             yield Hit(
-                f"{what} has a {info.name} key; the policy allows {', '.join(allowed)}",
+                f"{_named(what)} has a {info.name} key; the policy allows {', '.join(allowed)}",
                 ctx.path,
                 line,
                 cert=cert,
@@ -434,7 +538,7 @@ def key_weak(ctx: FileContext) -> Iterator[Hit]:
     for public_key, line, cert, what in _key_subjects(ctx):
         info = key_info(public_key)
         if info.name in allowed and _is_weak(info.name, info.algorithm, info.size):
-            yield Hit(f"{what} has a {info.name} key, which is weak", ctx.path, line, cert=cert)
+            yield Hit(f"{_named(what)} has a {info.name} key, which is weak", ctx.path, line, cert=cert)
 
 
 @rule(
@@ -479,7 +583,7 @@ def cert_identity(ctx: FileContext) -> Iterator[Hit]:
         dns, ips = subject_alt_names(ref.cert)
         if any(is_fqdn_or_ip(name) for name in dns + ips):
             continue
-        cn = common_name(ref.cert.subject)
+        cn = _common_name(ref.cert)
         # The CN counts only when there is no subjectAltName name at all (clients ignore the CN otherwise).
         if ctx.policy.identity_from_cn and not (dns or ips) and cn and is_fqdn_or_ip(cn):
             continue
@@ -507,7 +611,7 @@ def cert_identity(ctx: FileContext) -> Iterator[Hit]:
 def cert_issuer(ctx: FileContext) -> Iterator[Hit]:
     """Every certificate must carry information about its issuer: an issuer name that is not empty."""
     for ref in ctx.certs:
-        if len(ref.cert.issuer) == 0:
+        if issuer_is_empty(ref.cert, ref.block.der):
             yield Hit(f"{ref.name} has an empty issuer name", ctx.path, ref.line, cert=ref.cert)
 
 
@@ -574,9 +678,9 @@ def chain_required(ctx: SetContext) -> Iterator[Hit]:
     leaf = ctx.leaf
     if leaf is None or not ctx.server or ctx.chain:
         return
-    if is_self_issued(leaf.cert) and is_signed_by(leaf.cert, leaf.cert):
+    if _self_signed(leaf.cert):
         return
-    issuer = leaf.cert.issuer.rfc4514_string() or "(empty)"
+    issuer = name_text(leaf.cert, "issuer")
     yield Hit(
         f"{leaf.name} is signed by '{issuer}' but has no certificate chain{ctx.chain_note}",
         leaf.path,
@@ -634,10 +738,10 @@ def chain_order(ctx: SetContext) -> Iterator[Hit]:
     copies = {id(ref) for ref in _leaf_copies(ctx)}
     sequence = ([ctx.leaf] if ctx.leaf is not None else []) + [ref for ref in ctx.chain if id(ref) not in copies]
     for before, ref in itertools.pairwise(sequence):
-        if ctx.signed_by(before.cert, ref.cert):
+        if ctx.signed_by(before, ref):
             continue
-        wanted = before.cert.issuer.rfc4514_string() or "(empty)"
-        if before.cert.issuer == ref.cert.subject:
+        wanted = name_text(before.cert, "issuer")
+        if wanted == name_text(ref.cert, "subject"):
             message = f"{ref.name} has the issuer's name but its key does not verify the signature of {before.label}"
         else:
             message = f"{ref.name} does not certify {before.label}, whose issuer is '{wanted}'"
@@ -661,7 +765,7 @@ def chain_algorithm(ctx: SetContext) -> Iterator[Hit]:
     leaf = ctx.leaf
     if leaf is None or not ctx.server:
         return
-    signer = next((ref for ref in ctx.chain if ctx.signed_by(leaf.cert, ref.cert)), None)
+    signer = next((ref for ref in ctx.chain if ctx.signed_by(leaf, ref)), None)
     if signer is None or signer.block.der == leaf.block.der:
         return
     mine, theirs = key_info(leaf.cert.public_key()), key_info(signer.cert.public_key())
