@@ -4,7 +4,7 @@
 
 A hook is a few lines: ``run_hook(argv, rules={...}, ...)``. The engine is imported
 lazily so ``--help`` and option errors cost no cryptography import, and a hook run on
-one file stays well within 150 ms wall.
+one file stays within 150 ms wall (python and cryptography take ~80 ms of it).
 
 Output: one line per problem, ``path:line: severity [rule.id] message (names the
 certificate by subject and serial) Fix: hint``, then a one-line summary. Findings

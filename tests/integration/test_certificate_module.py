@@ -236,15 +236,21 @@ def test_unreadable_key_fails_naming_the_file_and_is_left_alone(tmp_path: Path, 
     ("options", "message"),
     [
         (
-            {"kind": "server", "subject": {"CN": "intranet"}},
+            {"kind": "server", "subject": {"CN": "intranet"}, "subject_alt_names": ["localhost"], "signed": True},
             "needs the deployment's fully qualified domain name or IP address",
         ),
         ({"kind": "client", "subject": {"CN": "c"}}, "kind client needs an issuer"),
         ({"kind": "ca", "subject": {"CN": "c", "C": "Germany"}}, "C must be a two-letter country code"),
         ({"kind": "ca", "subject": {"CN": "c"}, "key_size": 4096}, "RSA_4096 is not allowed by policy 'seed'"),
+        ({"kind": "ca", "subject": {"CN": "c"}, "signed": True}, "a ca certificate is self-signed"),
     ],
 )
-def test_bad_options_fail_with_a_clear_message(tmp_path: Path, options: dict[str, Any], message: str) -> None:
+def test_bad_options_fail_with_a_clear_message(
+    tmp_path: Path, hierarchy: dict[str, Any], options: dict[str, Any], message: str
+) -> None:
+    options = dict(options)
+    if options.pop("signed", False):
+        options.update(issuer(hierarchy["certs"], "root"))
     run = run_playbook(tmp_path, play(cert_task("bad", tmp_path, "bad", **options)))
     assert run.failed == 1 and message in run.output
     assert "Traceback" not in run.output

@@ -100,10 +100,8 @@ def run_playbook(
         cmd.append("-" + "v" * verbosity)
     proc = subprocess.run(cmd, cwd=workdir, env=ansible_env(env), capture_output=True, text=True, timeout=timeout)
     recap: dict[str, int] = {}
-    match = None
-    for match in _RECAP.finditer(proc.stdout):
-        pass
-    if match:
+    recaps = list(_RECAP.finditer(proc.stdout))
+    if recaps:
         keys = ("ok", "changed", "unreachable", "failed", "skipped")
-        recap = {k: int(v) for k, v in zip(keys, match.groups()[1:])}
+        recap = {k: int(v) for k, v in zip(keys, recaps[-1].groups()[1:], strict=True)}
     return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, recap)

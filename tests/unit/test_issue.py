@@ -529,3 +529,14 @@ def test_manage_many_creates_then_leaves_alone(tmp_path: Path, ca_files) -> None
     for name in "abc":
         cert = x509.load_pem_x509_certificate((tmp_path / f"{name}.crt").read_bytes())
         cert.verify_directly_issued_by(ca_files[2].certificate)
+
+
+def test_auto_falls_back_to_threads_when_processes_cannot_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+
+    def no_fork(method: str | None = None) -> None:
+        raise ValueError(f"cannot find context for {method!r}")
+
+    monkeypatch.setattr(multiprocessing, "get_context", no_fork)
+    keys, how = issue.generate_keys([issue.KeySpec("rsa", 1024)] * 2, workers=2)
+    assert how == "thread" and all(isinstance(k, rsa.RSAPrivateKey) for k in keys)

@@ -30,18 +30,20 @@ is read and parsed once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import fnmatch
+import gc
 import os
 import re
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .facts import describe_certificate, is_ca, key_info, subject_alt_names
 from .findings import ERROR, WARNING, Finding
-from .material import Block, CertificateCache, EncodingProblem, Material, read_bytes, read_file
+from .material import Block, EncodingProblem, Material, ReadCache, read_bytes, read_file
 from .policy import Policy, load_policy
 from .rules import CA, CHAIN, CLIENT_CA, FILE, LEAF, RULES, SET, CertRef, FileContext, Hit, Rule, SetContext
 from .vault import VaultError, decrypt_vault
@@ -126,11 +128,23 @@ class _Run:
         self.set_rules = [r for r in self.rules if r.scope == SET]
         self.findings: dict[tuple[str, str, int, str], Finding] = {}
         self.seen: dict[str, Material] = {}
-        # Work that depends only on a certificate's DER, done once per check (a chain's CA certificates stand
-        # in many files): parsed certificates, _vet's verdicts, signature verdicts (SetContext.signatures).
-        self.certificates: CertificateCache = {}
+        # Work done once per check for what repeats across files (a chain's CA certificates, a chain file, stand
+        # in many folders): files and certificates read (ReadCache), _vet's verdicts by DER, signature verdicts
+        # (SetContext.signatures).
+        self.read_cache = ReadCache()
         self.vetted: dict[bytes, str | None] = {}
         self.signatures: dict[tuple[bytes, bytes], bool] = {}
+        # A certificate file's refs are wanted by its file rules and again as the leaf or chain of a set. The key is
+        # id(material); the material is kept in the value, so the id cannot be reused while the run lives.
+        self.refs: dict[tuple[int, str, bool], tuple[Material, list[CertRef]]] = {}
+
+    def cert_refs(self, material: Material, role: str, declared: bool = False) -> list[CertRef]:
+        """The material's certificates with their positions (``_cert_refs``), worked out once per role."""
+        key = (id(material), role, declared)
+        found = self.refs.get(key)
+        if found is None or found[0] is not material:
+            found = self.refs[key] = (material, _cert_refs(material, role, declared, self.vetted))
+        return found[1]
 
     def saw(self, material: Material) -> None:
         """Remember the material of each path, for the findings' line ranges."""
@@ -299,8 +313,8 @@ def check_material(
     def read(data: bytes | None, key: str, role: str) -> tuple[Material | None, list[CertRef]]:
         if data is None:
             return None, []
-        material = read_bytes(bytes(data), shown[key], run.certificates)
-        refs = _cert_refs(material, role, declared=True, vetted=run.vetted)
+        material = read_bytes(bytes(data), shown[key], run.read_cache)
+        refs = run.cert_refs(material, role, declared=True)
         report.files_checked.append(shown[key])
         run.run(FILE, FileContext(material, role, refs, policy, run.now, declared=True))
         return material, refs
@@ -351,10 +365,10 @@ class _Repo:
         root: str,
         vault_password: bytes | str | None,
         report: Report,
-        certificates: CertificateCache,
+        read_cache: ReadCache,
     ) -> None:
         self.policy = policy
-        self.certificates = certificates  # shared with the run: each distinct certificate parsed once
+        self.read_cache = read_cache  # the run's: what repeats is read once
         self.root = root
         self.vault_password = vault_password
         self.report = report
@@ -385,7 +399,7 @@ class _Repo:
         key = self.abs(path)
         if key in self.materials:
             return self.materials[key]
-        material: Material | None = read_file(path, self.certificates)
+        material: Material | None = read_file(path, self.read_cache)
         if material is not None and material.form == "vault":
             material = self._decrypt(path)
         self.materials[key] = material
@@ -403,7 +417,7 @@ class _Repo:
             self.skips[self.abs(path)] = f"Ansible Vault file: {exc}"
             return None
         self.vaulted.add(self.abs(path))
-        return read_bytes(plain, path, self.certificates)
+        return read_bytes(plain, path, self.read_cache)
 
     def listing(self, folder: str) -> list[str]:
         key = self.abs(folder)
@@ -448,11 +462,10 @@ class _Repo:
         by_name = self.name_role(path)
         if by_name is not None:
             return by_name
-        if any(block.kind == "certificate" for block in material.blocks):
+        kinds = {block.kind for block in material.blocks}
+        if "certificate" in kinds:
             return "certificate"
-        if material.private_keys:
-            return "key"
-        return "other"
+        return "key" if "private_key" in kinds else "other"
 
     # --- neighbours
 
@@ -546,39 +559,45 @@ class _Folder:
 
     def __init__(self, folder: str, names: list[str], name_role: Any) -> None:
         self.present = set(names)
+        prefix = os.path.join(folder, "")  # prefix + name == os.path.join(folder, name), without a call per name
         self.chain_by_prefix: dict[str, list[str]] = {}
         self.generic_chains: list[str] = []
         self.chains: list[str] = []
         self.cert_files: list[str] = []
         self.cert_by_stem: dict[str, list[str]] = {}
         for name in names:
-            role = name_role(os.path.join(folder, name))
+            role = name_role(prefix + name)
             if role == "chain":
                 self.chains.append(name)
                 if name.lower().startswith(GENERIC_CHAIN_PREFIXES):
                     self.generic_chains.append(name)
-                for i, char in enumerate(name):
-                    if char in ".-_" and i > 0:
-                        self.chain_by_prefix.setdefault(name[:i], []).append(name)
+                for match in _STEM_END.finditer(name, 1):
+                    self.chain_by_prefix.setdefault(name[: match.start()], []).append(name)
             elif name.lower().endswith(CERT_EXTENSIONS):
                 self.cert_files.append(name)
                 for stem in _stems(name):
                     self.cert_by_stem.setdefault(stem, []).append(name)
 
 
+_STEM_EXTENSIONS = frozenset((*CERT_EXTENSIONS, ".key"))  # each is a "." and letters: at most one ends a name
+_CERT_SUFFIXES = ("-cert", "_cert", ".cert", "-crt", "_crt", ".crt")  # at most one ends a stem
+_STEM_END = re.compile(r"[.\-_]")  # where a name may be cut into a stem and the rest
+
+
 def _stems(name: str) -> list[str]:
     """Stems a neighbour may start with: ``server-cert.pem`` -> ``server-cert``, ``server``."""
     stem = name
     lower = name.lower()
-    for ext in (*CERT_EXTENSIONS, ".key"):
-        if lower.endswith(ext) and len(name) > len(ext):
-            stem = name[: -len(ext)]
-            break
+    ext = len(lower) - lower.rfind(".")
+    if ext <= len(lower) and lower[-ext:] in _STEM_EXTENSIONS and len(name) > ext:
+        stem = name[:-ext]
     stems = [stem]
-    for suffix in ("-cert", "_cert", ".cert", "-crt", "_crt", ".crt"):
-        if stem.lower().endswith(suffix) and len(stem) > len(suffix):
-            stems.append(stem[: -len(suffix)])
-            break
+    lower = stem.lower()
+    if lower.endswith(_CERT_SUFFIXES):
+        for suffix in _CERT_SUFFIXES:
+            if lower.endswith(suffix) and len(stem) > len(suffix):
+                stems.append(stem[: -len(suffix)])
+                break
     return stems
 
 
@@ -590,9 +609,11 @@ def _expand(paths: Iterable[str]) -> list[str]:
             found = []
             for folder, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
+                prefix = os.path.join(folder, "")  # prefix + name == os.path.join(folder, name)
                 for name in files:
-                    if name.lower().endswith(WALK_EXTENSIONS) or "chain" in name.lower():
-                        found.append(os.path.join(folder, name))
+                    lower = name.lower()
+                    if lower.endswith(WALK_EXTENSIONS) or "chain" in lower:
+                        found.append(prefix + name)
             out.extend(sorted(found))
         else:
             out.append(path)
@@ -623,9 +644,23 @@ def check_paths(
     Ansible Vault files are decrypted in memory with ``vault_password``; without it
     they are skipped and listed in ``Report.skipped``.
     """
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _no_cyclic_gc():
         warnings.simplefilter("ignore")  # cryptography's deprecation notes about odd certificates: not for users
         return _check_paths(list(paths), policy, root, rules, vault_password, now)
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector during a check, as mypy and other batch tools do. A check keeps
+    every file's material to the end and makes no reference cycles; the collector would walk that growing heap
+    again and again (5-10% of a large check's time). Reference counting still frees everything."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _check_paths(
@@ -640,7 +675,7 @@ def _check_paths(
     root = os.path.abspath(root or os.getcwd())
     report = Report(profile=policy.profile, root=root)
     run = _Run(policy, rules, now, root)
-    repo = _Repo(policy, root, vault_password, report, run.certificates)
+    repo = _Repo(policy, root, vault_password, report, run.read_cache)
     asked = _expand(paths)
     asked_keys = {repo.abs(p) for p in asked}
 
@@ -654,7 +689,7 @@ def _check_paths(
             continue
         report.files_checked.append(path)
         role = repo.role(path, material)
-        refs = _cert_refs(material, role, declared=False, vetted=run.vetted)
+        refs = run.cert_refs(material, role)
         run.run(FILE, FileContext(material, role, refs, policy, run.now, vaulted=repo.abs(path) in repo.vaulted))
         if role in ("certificate", "bundle") and refs:
             leaf_files.append(path)
@@ -681,7 +716,7 @@ def _check_paths(
     for path, material in lone_chains:
         if repo.abs(path) in used_chains:
             continue
-        refs = _cert_refs(material, "chain", declared=False, vetted=run.vetted)
+        refs = run.cert_refs(material, "chain")
         run.run(SET, SetContext(policy, run.now, leaf=None, chain=refs, signatures=run.signatures))
 
     report.findings = run.sorted_findings()
@@ -695,7 +730,7 @@ def _check_set(run: _Run, repo: _Repo, path: str, asked: set[str], used_chains: 
     role = repo.role(path, material)
     if role not in ("certificate", "bundle"):
         return
-    refs = _cert_refs(material, role, declared=False, vetted=run.vetted)
+    refs = run.cert_refs(material, role)
     if not refs:
         return
     leaf = refs[0]
@@ -709,7 +744,7 @@ def _check_set(run: _Run, repo: _Repo, path: str, asked: set[str], used_chains: 
         if chain_path is not None:
             chain_material = repo.load(chain_path)
             if chain_material is not None:
-                chain = _cert_refs(chain_material, "chain", declared=False, vetted=run.vetted)
+                chain = run.cert_refs(chain_material, "chain")
                 used_chains.add(repo.abs(chain_path))
         if chain_path is None:
             stem = _stems(os.path.basename(path))[-1]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._crypto import ExtendedKeyUsageOID, ExtensionOID, NameOID, ec, hashes, rsa, serialization, x509
-from .facts import KeyInfo, common_name, is_fqdn_or_ip, is_signed_by, key_info, public_key_der, sha256_fingerprint
+from .facts import KeyInfo, colon_hex, is_fqdn_or_ip, is_signed_by, key_info, public_key_der, sha256_fingerprint
 from .files import KEY_MODE, PUBLIC_MODE, backup_file, write_atomic
 from .material import read_bytes
 from .policy import Policy
@@ -612,10 +612,6 @@ def _public_fingerprint(public_key: Any) -> str:
     return hashlib.sha256(public_key_der(public_key)).hexdigest()
 
 
-def _colon(hexdigest: str) -> str:
-    return ":".join(hexdigest[i : i + 2] for i in range(0, len(hexdigest), 2)).upper()
-
-
 def cert_summary(cert: Any) -> dict[str, Any]:
     """Public facts for diffs and results (never key material)."""
     dns, ips = _sans(cert)
@@ -627,10 +623,10 @@ def cert_summary(cert: Any) -> dict[str, Any]:
         "serial": f"0x{cert.serial_number:x}",
         "not_before": cert.not_valid_before_utc.isoformat(),
         "not_after": cert.not_valid_after_utc.isoformat(),
-        "fingerprint_sha256": _colon(sha256_fingerprint(cert)),
+        "fingerprint_sha256": colon_hex(sha256_fingerprint(cert)),
         "key_type": info.algorithm,
         "key_size": info.size,
-        "public_key_sha256": _colon(_public_fingerprint(cert.public_key())),
+        "public_key_sha256": colon_hex(_public_fingerprint(cert.public_key())),
     }
 
 
@@ -856,7 +852,7 @@ def predicted_summary(spec: CertSpec, plan: Plan, issuer: Issuer | None, now: da
         "fingerprint_sha256": "(new certificate)",
         "key_type": spec.key.info.algorithm,
         "key_size": spec.key.key_size,
-        "public_key_sha256": _colon(_public_fingerprint(plan.key.public_key()))
+        "public_key_sha256": colon_hex(_public_fingerprint(plan.key.public_key()))
         if plan.key is not None
         else "(new key)",
     }
@@ -974,7 +970,7 @@ def apply_plan(
         key_facts: dict[str, Any] = {
             "key_type": info.algorithm,
             "key_size": info.size,
-            "public_key_sha256": _colon(_public_fingerprint(key.public_key())),
+            "public_key_sha256": colon_hex(_public_fingerprint(key.public_key())),
         }
     else:
         key_facts = {"key_type": spec.key.info.algorithm, "key_size": spec.key.key_size, "public_key_sha256": None}
@@ -1146,7 +1142,3 @@ def manage_many(
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=WRITER_THREADS) as writers:
         return list(writers.map(apply, range(len(targets)))), how
-
-
-def common_name_of(cert: Any) -> str | None:
-    return common_name(cert.subject)
