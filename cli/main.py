@@ -24,7 +24,8 @@ SUBCOMMANDS = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command's parser; ``only``: register just that subcommand (its module alone is imported)."""
     parser = argparse.ArgumentParser(
         prog="certhygiene",
         description="Keep TLS certificates clean: check them against a deployment's import rules, "
@@ -33,19 +34,19 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"certhygiene.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"certhygiene.cli.{name}":
-                continue  # subcommand not built yet in this checkout
-            raise
-        module.register(subparsers)
+        if only is not None and name != only:
+            continue
+        importlib.import_module(f"certhygiene.cli.{name}").register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # The first argument names the subcommand: import only its module (the others import what they need at
+    # startup, e.g. the sandbox its logging and threading). Anything else (--help, a typo) gets every subcommand.
+    chosen = arguments[0] if arguments and arguments[0] in SUBCOMMANDS else None
+    parser = build_parser(only=chosen)
+    args = parser.parse_args(arguments)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

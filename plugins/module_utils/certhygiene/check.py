@@ -37,7 +37,7 @@ import gc
 import os
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +45,22 @@ from .facts import describe_certificate, is_ca, key_info, subject_alt_names
 from .findings import ERROR, WARNING, Finding
 from .material import Block, EncodingProblem, Material, ReadCache, read_bytes, read_file
 from .policy import Policy, load_policy
-from .rules import CA, CHAIN, CLIENT_CA, FILE, LEAF, RULES, SET, CertRef, FileContext, Hit, Rule, SetContext
+from .rules import (
+    CA,
+    CERTIFICATES,
+    CHAIN,
+    CLIENT_CA,
+    FILE,
+    LEAF,
+    PRIVATE_KEYS,
+    RULES,
+    SET,
+    CertRef,
+    FileContext,
+    Hit,
+    Rule,
+    SetContext,
+)
 from .vault import VaultError, decrypt_vault
 
 REPORT_VERSION = 1
@@ -57,8 +72,19 @@ CHAIN_PATTERNS = ("*chain*", "*bundle*", "*intermediate*")
 FULLCHAIN_PATTERNS = ("*fullchain*", "*full-chain*", "*full_chain*")
 GENERIC_CHAIN_PREFIXES = ("chain", "ca-bundle", "ca_bundle", "cabundle", "bundle", "intermediate")
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules"})
-_FULLCHAIN_NAME = re.compile("|".join(fnmatch.translate(p) for p in FULLCHAIN_PATTERNS))
-_CHAIN_NAME = re.compile("|".join(fnmatch.translate(p) for p in CHAIN_PATTERNS))
+
+
+def _name_matcher(patterns: Sequence[str]) -> Callable[[str], object]:
+    """A test of a (lower-case) file name against fnmatch patterns. Patterns of the form ``*text*`` become one
+    search for any of the texts: fnmatch's ``.*text.*`` regexes backtrack over the name once per pattern."""
+    texts = [p[1:-1] for p in patterns if len(p) > 2 and p[0] == p[-1] == "*" and not set(p[1:-1]) & set("*?[]")]
+    if len(texts) == len(patterns):
+        return re.compile("|".join(re.escape(text) for text in texts)).search
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns)).match
+
+
+_fullchain_name = _name_matcher(FULLCHAIN_PATTERNS)
+_chain_name = _name_matcher(CHAIN_PATTERNS)
 
 
 @dataclass
@@ -126,6 +152,14 @@ class _Run:
         ]
         self.file_rules = [r for r in self.rules if r.scope == FILE]
         self.set_rules = [r for r in self.rules if r.scope == SET]
+        # The file rules worth calling, by (the file has certificates, the file has private keys): see Rule.needs.
+        self.file_rules_for = {
+            (certs, keys): [
+                r for r in self.file_rules if (r.needs != CERTIFICATES or certs) and (r.needs != PRIVATE_KEYS or keys)
+            ]
+            for certs in (False, True)
+            for keys in (False, True)
+        }
         self.findings: dict[tuple[str, str, int, str], Finding] = {}
         self.seen: dict[str, Material] = {}
         # Work done once per check for what repeats across files (a chain's CA certificates, a chain file, stand
@@ -166,7 +200,11 @@ class _Run:
                 self.saw(ref.material)
             for material, _block in ctx.keys:
                 self.saw(material)
-        for rule in self.file_rules if scope == FILE else self.set_rules:
+        if scope == FILE and isinstance(ctx, FileContext):
+            rules = self.file_rules_for[(bool(ctx.certs), ctx.material.has_private_key)]
+        else:
+            rules = self.file_rules if scope == FILE else self.set_rules
+        for rule in rules:
             try:
                 hits = list(rule.check(ctx))
             except Exception as exc:  # a rule must not take the check down; report instead
@@ -446,9 +484,9 @@ class _Repo:
 
     def _name_role(self, path: str) -> str | None:
         name = os.path.basename(path).lower()
-        if _FULLCHAIN_NAME.match(name):
+        if _fullchain_name(name):
             return "bundle"
-        if _CHAIN_NAME.match(name):
+        if _chain_name(name):
             return "chain"
         if self.policy.chain_files:
             from .policy import path_matches
@@ -509,9 +547,10 @@ class _Repo:
         for candidate in candidates:
             if candidate == name or candidate not in present:
                 continue
-            material = self.load(os.path.join(folder, candidate))
+            path = os.path.join(folder, candidate)
+            material = self.load(path)
             if material is not None and material.private_keys and not material.certificates:
-                return os.path.join(folder, candidate)
+                return path
         return None
 
     def certs_using_chain(self, chain_path: str) -> list[str]:
@@ -522,14 +561,15 @@ class _Repo:
             candidates = index.cert_files
         else:
             candidates = sorted(
-                {c for i, ch in enumerate(name) if ch in ".-_" and i > 0 for c in index.cert_by_stem.get(name[:i], [])}
+                {c for cut in _STEM_END.finditer(name, 1) for c in index.cert_by_stem.get(name[: cut.start()], [])}
             )
         target = self.abs(chain_path)
         out = []
         for candidate in candidates:
-            found = self.chain_file_for(os.path.join(folder, candidate))
+            path = os.path.join(folder, candidate)
+            found = self.chain_file_for(path)
             if found is not None and self.abs(found) == target:
-                out.append(os.path.join(folder, candidate))
+                out.append(path)
         return out
 
     def certs_using_key(self, key_path: str) -> list[str]:
@@ -545,9 +585,10 @@ class _Repo:
         for candidate in candidates:
             if candidate == name:
                 continue
-            found = self.key_file_for(os.path.join(folder, candidate))
+            path = os.path.join(folder, candidate)
+            found = self.key_file_for(path)
             if found is not None and self.abs(found) == target:
-                out.append(os.path.join(folder, candidate))
+                out.append(path)
         return out
 
 
@@ -603,6 +644,11 @@ def _stems(name: str) -> list[str]:
 
 def _expand(paths: Iterable[str]) -> list[str]:
     """Files named explicitly, and cert-like files (by extension) under the folders named, sorted per folder."""
+    return list(_expand_absolute(paths))
+
+
+def _expand_absolute(paths: Iterable[str]) -> dict[str, str]:
+    """``_expand``'s files (in order), each with its absolute path (which the walk works out anyway)."""
     out: list[str] = []
     for path in paths:
         if os.path.isdir(path):
@@ -618,13 +664,13 @@ def _expand(paths: Iterable[str]) -> list[str]:
         else:
             out.append(path)
     seen: set[str] = set()
-    unique = []
+    unique: dict[str, str] = {}
     cwd = os.getcwd()
     for path in out:
         key = os.path.normpath(os.path.join(cwd, path))  # os.path.abspath, without a getcwd() per path
         if key not in seen:
             seen.add(key)
-            unique.append(os.path.normpath(path))
+            unique[os.path.normpath(path)] = key
     return unique
 
 
@@ -676,8 +722,10 @@ def _check_paths(
     report = Report(profile=policy.profile, root=root)
     run = _Run(policy, rules, now, root)
     repo = _Repo(policy, root, vault_password, report, run.read_cache)
-    asked = _expand(paths)
-    asked_keys = {repo.abs(p) for p in asked}
+    expanded = _expand_absolute(paths)
+    repo.absolute.update(expanded)
+    asked = list(expanded)
+    asked_keys = set(expanded.values())
 
     leaf_files: list[str] = []
     extra_leaf_files: list[str] = []  # neighbours of named chain/key files
@@ -771,10 +819,10 @@ def _check_set(run: _Run, repo: _Repo, path: str, asked: set[str], used_chains: 
         signatures=run.signatures,
     )
     leaf_asked = repo.abs(path) in asked
-    members = {repo.abs(path)} | {repo.abs(r.path) for r in chain}
-    members |= {repo.abs(m.path) for m, _block in keys}
-    if not members & asked:
-        return
+    if not leaf_asked:  # checked only when one of its files was named
+        members = {repo.abs(r.path) for r in chain} | {repo.abs(m.path) for m, _block in keys}
+        if not members & asked:
+            return
 
     def keep(rule: Rule, hit: Hit) -> bool:
         # A finding about the certificate alone (a missing chain) only when the certificate was named.

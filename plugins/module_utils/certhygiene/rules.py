@@ -48,6 +48,10 @@ DOCS_URL = "https://example.invalid/certhygiene/tls/docs/rules.md"
 FILE = "file"
 SET = "set"
 
+# What a file rule needs in a file to have anything to say (Rule.needs).
+CERTIFICATES = "certificates"
+PRIVATE_KEYS = "private_keys"
+
 # Certificate positions.
 LEAF = "leaf"  # the server certificate
 CHAIN = "chain"  # a certificate of a chain (or an extra certificate after the leaf)
@@ -131,6 +135,19 @@ class SetContext:
     # same intermediate -> root pair stands in every chain file of a repository.
     signatures: dict[tuple[bytes, bytes], bool] = field(default_factory=dict, repr=False)
 
+    _leaf_copies: list[CertRef] | None = field(default=None, repr=False)
+
+    def leaf_copies(self) -> list[CertRef]:
+        """Chain certificates that are the leaf itself or end-entity certificates: chain.leaf reports them and
+        chain.order leaves them out; worked out once for both."""
+        if self._leaf_copies is None:
+            self._leaf_copies = [
+                ref
+                for ref in self.chain
+                if (self.leaf is not None and ref.block.der == self.leaf.block.der) or not is_ca(ref.cert)
+            ]
+        return self._leaf_copies
+
     def signed_by(self, cert: CertRef, issuer: CertRef) -> bool:
         """``facts.is_signed_by(cert.cert, issuer.cert)``, verified once per pair of certificates."""
         key = (cert.block.der, issuer.block.der)
@@ -156,6 +173,9 @@ class Rule:
     tags: tuple[str, ...]
     check: Check = field(compare=False, repr=False)
     default_on: bool = True  # False: opt-in, runs only when a policy or a caller (a hook) asks for it
+    # A file rule that looks only at the file's certificates (CERTIFICATES) or private keys (PRIVATE_KEYS):
+    # the engine does not call it for a file that has none (a check calls ~10 file rules on every file).
+    needs: str | None = None
 
     @property
     def name(self) -> str:
@@ -207,6 +227,7 @@ def rule(
     security_severity: str,
     tags: tuple[str, ...] = ("security", "tls"),
     default_on: bool = True,
+    needs: str | None = None,
 ) -> Callable[[Check], Check]:
     """Register the decorated function as the rule ``rule_id``; its docstring is the rule's description."""
 
@@ -214,7 +235,18 @@ def rule(
         description = " ".join((check.__doc__ or title).split())
         tagged = tags if "security" in tags else ("security", *tags)  # code scanning files them as security
         RULES[rule_id] = Rule(
-            rule_id, severity, title, citation, hint, description, scope, security_severity, tagged, check, default_on
+            rule_id,
+            severity,
+            title,
+            citation,
+            hint,
+            description,
+            scope,
+            security_severity,
+            tagged,
+            check,
+            default_on,
+            needs,
         )
         return check
 
@@ -444,6 +476,7 @@ def pem_encoding(ctx: FileContext) -> Iterator[Hit]:
     scope=FILE,
     security_severity="4.0",
     tags=("security", "tls", "private-key"),
+    needs=PRIVATE_KEYS,
 )
 def key_encrypted(ctx: FileContext) -> Iterator[Hit]:
     """A private key protected by a passphrase: PKCS#8 ``ENCRYPTED PRIVATE KEY``, legacy PEM with
@@ -474,6 +507,7 @@ def key_encrypted(ctx: FileContext) -> Iterator[Hit]:
     security_severity="8.0",
     tags=("security", "secrets", "private-key"),
     default_on=False,
+    needs=PRIVATE_KEYS,
 )
 def key_plaintext(ctx: FileContext) -> Iterator[Hit]:
     """Opt-in (off in every profile; the ``forbid-plaintext-private-keys`` hook or ``rules: {key.plaintext:
@@ -551,6 +585,7 @@ def key_weak(ctx: FileContext) -> Iterator[Hit]:
     scope=FILE,
     security_severity="4.0",
     tags=("security", "tls", "certificate"),
+    needs=CERTIFICATES,
 )
 def cert_version(ctx: FileContext) -> Iterator[Hit]:
     """Every certificate (server, chain, client CA) must be X.509 version 3."""
@@ -571,6 +606,7 @@ def cert_version(ctx: FileContext) -> Iterator[Hit]:
     scope=FILE,
     security_severity="6.0",
     tags=("security", "tls", "certificate"),
+    needs=CERTIFICATES,
 )
 def cert_identity(ctx: FileContext) -> Iterator[Hit]:
     """The server certificate must name an FQDN or IP address in subjectAltName, or in the subject CN when it has
@@ -607,6 +643,7 @@ def cert_identity(ctx: FileContext) -> Iterator[Hit]:
     scope=FILE,
     security_severity="4.0",
     tags=("security", "tls", "certificate"),
+    needs=CERTIFICATES,
 )
 def cert_issuer(ctx: FileContext) -> Iterator[Hit]:
     """Every certificate must carry information about its issuer: an issuer name that is not empty."""
@@ -625,6 +662,7 @@ def cert_issuer(ctx: FileContext) -> Iterator[Hit]:
     scope=FILE,
     security_severity="7.0",
     tags=("security", "tls", "certificate", "expiry"),
+    needs=CERTIFICATES,
 )
 def cert_validity(ctx: FileContext) -> Iterator[Hit]:
     """Every certificate must be valid now (not before its notBefore, not after its notAfter). The server
@@ -689,15 +727,6 @@ def chain_required(ctx: SetContext) -> Iterator[Hit]:
     )
 
 
-def _leaf_copies(ctx: SetContext) -> list[CertRef]:
-    """Chain certificates that are the leaf itself or end-entity certificates (chain.leaf's findings)."""
-    out = []
-    for ref in ctx.chain:
-        if (ctx.leaf is not None and ref.block.der == ctx.leaf.block.der) or not is_ca(ref.cert):
-            out.append(ref)
-    return out
-
-
 @rule(
     "chain.leaf",
     severity=ERROR,
@@ -711,7 +740,7 @@ def _leaf_copies(ctx: SetContext) -> list[CertRef]:
 )
 def chain_leaf(ctx: SetContext) -> Iterator[Hit]:
     """The certificate chain holds the server certificate itself, or any end-entity (non-CA) certificate."""
-    for ref in _leaf_copies(ctx):
+    for ref in ctx.leaf_copies():
         if ctx.leaf is not None and ref.block.der == ctx.leaf.block.der:
             message = f"the chain holds the certificate itself: {ref.name}"
         else:
@@ -735,7 +764,7 @@ def chain_order(ctx: SetContext) -> Iterator[Hit]:
     """Each chain certificate must directly certify the one before it (the first certifies the server
     certificate): its subject is the issuer name of the one before, and its key verifies that one's
     signature."""
-    copies = {id(ref) for ref in _leaf_copies(ctx)}
+    copies = {id(ref) for ref in ctx.leaf_copies()}
     sequence = ([ctx.leaf] if ctx.leaf is not None else []) + [ref for ref in ctx.chain if id(ref) not in copies]
     for before, ref in itertools.pairwise(sequence):
         if ctx.signed_by(before, ref):
@@ -819,6 +848,7 @@ def pair_mismatch(ctx: SetContext) -> Iterator[Hit]:
     scope=FILE,
     security_severity="4.0",
     tags=("tls", "certificate", "chain"),
+    needs=CERTIFICATES,
 )
 def bundle_multiple(ctx: FileContext) -> Iterator[Hit]:
     """A certificate file (not a chain or full-chain file) holds more than one certificate: the purchased
