@@ -205,11 +205,6 @@ def test_certhygiene_check_finds_nothing_in_what_the_deployment_gets(pki: dict[s
     assert "no findings" in proc.stdout
 
 
-@pytest.mark.xfail(
-    reason="check.py pairs cloud.chain.pem with the clientAuth-only client certificates (chain.order) and wants a chain "
-    "for them (chain.required); fix requested from the engine helper in /work/requests-H1a.md",
-    strict=False,
-)
 def test_certhygiene_check_finds_nothing_in_the_whole_folder(pki: dict[str, Any]) -> None:
     proc = _certhygiene_check(pki)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -103,7 +103,9 @@ def issue(
     )
     if extensions:
         builder = builder.add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
-        builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(private_key.public_key()), critical=False)
+        builder = builder.add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(private_key.public_key()), critical=False
+        )
         if issuer is not None:
             builder = builder.add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False
@@ -122,13 +124,19 @@ def issue(
         if aia_ca_issuers:
             builder = builder.add_extension(
                 x509.AuthorityInformationAccess(
-                    [x509.AccessDescription(x509.oid.AuthorityInformationAccessOID.CA_ISSUERS,
-                                            x509.UniformResourceIdentifier(aia_ca_issuers))]
+                    [
+                        x509.AccessDescription(
+                            x509.oid.AuthorityInformationAccessOID.CA_ISSUERS,
+                            x509.UniformResourceIdentifier(aia_ca_issuers),
+                        )
+                    ]
                 ),
                 critical=False,
             )
-    algorithm = hash_algorithm if hash_algorithm is not None else (
-        None if isinstance(signer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    algorithm = (
+        hash_algorithm
+        if hash_algorithm is not None
+        else (None if isinstance(signer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256())
     )
     return Issued(builder.sign(signer_key, algorithm), private_key)
 

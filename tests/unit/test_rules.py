@@ -500,6 +500,14 @@ def test_rules_filter(pki: dict[str, Any]) -> None:
 # ------------------------------------------------------------------ files in a repository
 
 
+def test_client_certificate_needs_no_chain(pki: dict[str, Any]) -> None:
+    """Client certificates are never imported into the deployment: a missing chain is not a finding."""
+    client = issue("Client", issuer=pki["client_ca"], client=True)
+    assert "chain.required" not in ids(check_material(certificate=client.cert_pem))
+    server = issue("mqtt.example.com", issuer=pki["client_ca"], dns=("mqtt.example.com",))
+    assert "chain.required" in ids(check_material(certificate=server.cert_pem))
+
+
 def write(folder: Path, files: dict[str, bytes]) -> Path:
     for rel, data in files.items():
         target = folder / rel
@@ -705,3 +713,24 @@ def test_key_plaintext_is_opt_in(pki: dict[str, Any], tmp_path: Path) -> None:
         [str(tmp_path / "group_vars/all.yml")], SEED_POLICY, root=str(tmp_path), rules=["key.plaintext"]
     )
     assert [(f.rule_id, f.line) for f in report.findings] == [("key.plaintext", 2)]
+
+
+def test_chain_named_after_a_certificate_serves_only_that_certificate(pki: dict[str, Any], tmp_path: Path) -> None:
+    """The pki role's folder: cloud.chain.pem belongs to cloud.crt, not to the client certificates beside it."""
+    three = pki["three"]
+    client = issue("Client", issuer=pki["client_ca"], client=True, private_key=key("rsa", 2048, 21))
+    write(
+        tmp_path,
+        {
+            "cloud.crt": three.leaf.cert_pem,
+            "cloud.key": key_pem(three.leaf.key, "pkcs1"),
+            "cloud.chain.pem": pem(three.intermediate, three.root),
+            "client-ca.crt": pki["client_ca"].cert_pem,
+            "client.crt": client.cert_pem,
+            "client.key": key_pem(client.key, "pkcs1"),
+        },
+    )
+    assert check_repo(tmp_path).findings == []
+    # The same chain under a generic name is the folder's chain for every certificate: it does not certify client.crt.
+    (tmp_path / "cloud.chain.pem").rename(tmp_path / "chain.pem")
+    assert rel_findings(check_repo(tmp_path), tmp_path) == {("chain.pem", "chain.order")}

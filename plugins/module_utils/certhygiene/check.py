@@ -527,8 +527,8 @@ class _Repo:
                 return os.path.join(folder, candidates[0])
         if len(index.generic_chains) == 1 and index.generic_chains[0] != name:
             return os.path.join(folder, index.generic_chains[0])
-        if len(index.chains) == 1 and index.chains[0] != name:
-            return os.path.join(folder, index.chains[0])
+        if index.shared_chain is not None and index.shared_chain != name:
+            return os.path.join(folder, index.shared_chain)
         return None
 
     def key_file_for(self, cert_path: str) -> str | None:
@@ -557,7 +557,7 @@ class _Repo:
         """Certificate files whose chain file is ``chain_path``."""
         folder, name = os.path.split(chain_path)
         index = self.folder(folder)
-        if name in index.generic_chains or len(index.chains) == 1:
+        if name in index.generic_chains or name == index.shared_chain:
             candidates = index.cert_files
         else:
             candidates = sorted(
@@ -618,6 +618,13 @@ class _Folder:
                 self.cert_files.append(name)
                 for stem in _stems(name):
                     self.cert_by_stem.setdefault(stem, []).append(name)
+        # The folder's only chain file serves every certificate in it, unless it is named after one of them
+        # (cloud.chain.pem belongs to cloud.crt, not to the client certificates beside it).
+        self.shared_chain: str | None = None
+        if len(self.chains) == 1:
+            only = self.chains[0]
+            if not any(self.cert_by_stem.get(only[: cut.start()]) for cut in _STEM_END.finditer(only, 1)):
+                self.shared_chain = only
 
 
 _STEM_EXTENSIONS = frozenset((*CERT_EXTENSIONS, ".key"))  # each is a "." and letters: at most one ends a name

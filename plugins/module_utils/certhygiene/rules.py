@@ -712,9 +712,10 @@ def cert_validity(ctx: FileContext) -> Iterator[Hit]:
     tags=("tls", "certificate", "chain"),
 )
 def chain_required(ctx: SetContext) -> Iterator[Hit]:
-    """A server certificate that is not self-signed (it is signed by a CA) comes with no chain."""
+    """A server certificate that is not self-signed (it is signed by a CA) comes with no chain. Client
+    certificates (clientAuth without serverAuth) are never imported into the deployment: they need none."""
     leaf = ctx.leaf
-    if leaf is None or not ctx.server or ctx.chain:
+    if leaf is None or not ctx.server or ctx.chain or _is_client_only(leaf.cert):
         return
     if _self_signed(leaf.cert):
         return
