@@ -37,6 +37,8 @@ author:
   - certhygiene developers (@certhygiene)
 requirements:
   - cryptography >= 42
+extends_documentation_fragment:
+  - certhygiene.tls.policy
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -165,24 +167,6 @@ options:
       - Keep a copy of every file the module replaces, beside it with a timestamp (a key's copy has mode C(0600)).
     type: bool
     default: false
-  profile:
-    description:
-      - The named policy the key and certificate must satisfy.
-      - V(seed) enforces the restrictions of the deployment's documentation (RSA 1024 or 2048 bit keys,
-        at least 180 days of validity left), V(emqx-cloud) today's published rules (also ECDSA P-256 and P-384),
-        V(strict) refuses RSA 1024.
-      - Defaults to the profile the O(policy) file names, else V(seed).
-    type: str
-    choices: [seed, emqx-cloud, strict]
-  policy:
-    description:
-      - Path of a policy file (the C(.certhygiene.yaml) format) on the managed node.
-    type: path
-  policy_overrides:
-    description:
-      - Policy settings that override the profile and the policy file, in the policy file's format
-        (for example C(allowed_keys) or C(min_days_left)).
-    type: dict
 notes:
   - Serial numbers are random (159 bits); certificates are backdated by one hour against clock skew.
   - The private key and certificate are not touched in check mode; keys are never generated in check mode.
@@ -353,6 +337,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
+from ..module_utils.module_policy import POLICY_ARGS, load_module_policy
 
 
 def read_source(module, content_option, path_option, what):
@@ -409,9 +394,7 @@ def main():
         issuer_key_passphrase=dict(type="str", no_log=True),
         regenerate_key=dict(type="bool", default=False),
         backup=dict(type="bool", default=False),
-        profile=dict(type="str", choices=["seed", "emqx-cloud", "strict"]),
-        policy=dict(type="path"),
-        policy_overrides=dict(type="dict"),
+        **POLICY_ARGS,
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -427,15 +410,9 @@ def main():
         module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
 
     from ..module_utils.certhygiene import issue
-    from ..module_utils.certhygiene.policy import PolicyError, load_policy
 
     params = module.params
-    try:
-        policy = load_policy(
-            profile=params["profile"], path=params["policy"], overrides=params["policy_overrides"], discover=False
-        )
-    except PolicyError as exc:
-        module.fail_json(msg=f"policy: {exc}")
+    policy = load_module_policy(module)
 
     try:
         spec = issue.make_spec(

@@ -26,6 +26,8 @@ author:
 requirements:
   - cryptography >= 42
   - PyYAML (only to read a policy file given in O(policy))
+extends_documentation_fragment:
+  - certhygiene.tls.policy
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -79,23 +81,6 @@ options:
     type: str
     choices: [one-way, two-way]
     default: one-way
-  profile:
-    description:
-      - The named policy to check against.
-      - V(seed) enforces exactly the restrictions of the deployment's documentation, V(emqx-cloud) today's
-        published rules (also ECDSA P-256/P-384), V(strict) refuses RSA 1024 and warns before expiry.
-      - Defaults to the profile the O(policy) file names, else V(seed).
-    type: str
-    choices: [seed, emqx-cloud, strict]
-  policy:
-    description:
-      - Path of a policy file (the C(.certhygiene.yaml) format) on the managed node.
-    type: path
-  policy_overrides:
-    description:
-      - Policy settings that override the profile and the policy file, in the policy file's format
-        (for example C(min_days_left), C(severities) or C(ignore)).
-    type: dict
   fail_on:
     description:
       - The lowest severity of a finding that makes the module fail.
@@ -281,6 +266,7 @@ policy:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
+from ..module_utils.module_policy import POLICY_ARGS, load_module_policy
 
 # The items the module checks: (option name, argument of the engine's check_material).
 ITEMS = (
@@ -335,9 +321,7 @@ def main():
         client_ca_certificate=dict(type="str"),
         client_ca_certificate_path=dict(type="path"),
         auth_type=dict(type="str", default="one-way", choices=["one-way", "two-way"]),
-        profile=dict(type="str", choices=["seed", "emqx-cloud", "strict"]),
-        policy=dict(type="path"),
-        policy_overrides=dict(type="dict"),
+        **POLICY_ARGS,
         fail_on=dict(type="str", default="error", choices=["error", "warning"]),
     )
     module = AnsibleModule(
@@ -350,17 +334,8 @@ def main():
         module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
 
     from ..module_utils.certhygiene.check import check_material
-    from ..module_utils.certhygiene.policy import PolicyError, load_policy
 
-    try:
-        policy = load_policy(
-            profile=module.params["profile"],
-            path=module.params["policy"],
-            overrides=module.params["policy_overrides"],
-            discover=False,
-        )
-    except PolicyError as exc:
-        module.fail_json(msg=f"policy: {exc}")
+    policy = load_module_policy(module)
 
     material = {}
     names = {}

@@ -27,6 +27,8 @@ author:
   - certhygiene developers (@certhygiene)
 requirements:
   - cryptography >= 42
+extends_documentation_fragment:
+  - certhygiene.tls.policy
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -107,20 +109,6 @@ options:
     description:
       - How many keys to generate at the same time. Defaults to the number of cores available.
     type: int
-  profile:
-    description:
-      - The named policy the keys must satisfy (V(seed), the default unless O(policy) names another, which allows
-        RSA 1024 or 2048 bit keys).
-    type: str
-    choices: [seed, emqx-cloud, strict]
-  policy:
-    description:
-      - Path of a policy file (the C(.certhygiene.yaml) format) on the managed node.
-    type: path
-  policy_overrides:
-    description:
-      - Policy settings that override the profile and the policy file.
-    type: dict
 seealso:
   - module: certhygiene.tls.certificate
     description: Issue one key and certificate of any kind.
@@ -191,6 +179,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
+from ..module_utils.module_policy import POLICY_ARGS, load_module_policy
 
 KEPT_FIELDS = ("path", "private_key_path", "changes", "not_after", "fingerprint_sha256", "serial", "backup_files")
 
@@ -220,9 +209,7 @@ def main():
         regenerate_key=dict(type="bool", default=False),
         backup=dict(type="bool", default=False),
         workers=dict(type="int"),
-        profile=dict(type="str", choices=["seed", "emqx-cloud", "strict"]),
-        policy=dict(type="path"),
-        policy_overrides=dict(type="dict"),
+        **POLICY_ARGS,
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not HAS_CRYPTOGRAPHY:
@@ -231,15 +218,9 @@ def main():
     import os
 
     from ..module_utils.certhygiene import issue
-    from ..module_utils.certhygiene.policy import PolicyError, load_policy
 
     params = module.params
-    try:
-        policy = load_policy(
-            profile=params["profile"], path=params["policy"], overrides=params["policy_overrides"], discover=False
-        )
-    except PolicyError as exc:
-        module.fail_json(msg=f"policy: {exc}")
+    policy = load_module_policy(module)
 
     folder = params["dir"]
     if not os.path.isdir(folder):
