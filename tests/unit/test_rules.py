@@ -734,3 +734,18 @@ def test_chain_named_after_a_certificate_serves_only_that_certificate(pki: dict[
     # The same chain under a generic name is the folder's chain for every certificate: it does not certify client.crt.
     (tmp_path / "cloud.chain.pem").rename(tmp_path / "chain.pem")
     assert rel_findings(check_repo(tmp_path), tmp_path) == {("chain.pem", "chain.order")}
+
+
+def test_folder_walk_finds_material_by_content(pki: dict[str, Any], tmp_path: Path) -> None:
+    """A PEM file named without a certificate extension is checked; a document quoting PEM is not."""
+    three = pki["three"]
+    write(
+        tmp_path,
+        {
+            "tls/server_cert": three.leaf.cert_pem,
+            "docs/howto.md": b"# How to\n\n" + three.leaf.cert_pem,
+        },
+    )
+    report = check_repo(tmp_path)
+    assert sorted(os.path.relpath(p, tmp_path) for p in report.files_checked) == ["tls/server_cert"]
+    assert rel_findings(report, tmp_path) == {("tls/server_cert", "chain.required")}

@@ -649,8 +649,26 @@ def _stems(name: str) -> list[str]:
     return stems
 
 
+_SNIFF_LIMIT = 1 << 20  # larger files without a certificate extension are not certificates
+
+
+def _starts_with_pem(path: str) -> bool:
+    """A file whose name says nothing (``server_cert``, ``tls.txt``) but whose content opens with PEM armour.
+
+    Only the opening counts: documentation that quotes a PEM block further down is not material."""
+    try:
+        if os.path.getsize(path) > _SNIFF_LIMIT:
+            return False
+        with open(path, "rb") as handle:
+            head = handle.read(64)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b"-----BEGIN ")
+
+
 def _expand(paths: Iterable[str]) -> list[str]:
-    """Files named explicitly, and cert-like files (by extension) under the folders named, sorted per folder."""
+    """Files named explicitly, and cert-like files (by extension or PEM content) under the folders named,
+    sorted per folder."""
     return list(_expand_absolute(paths))
 
 
@@ -665,7 +683,7 @@ def _expand_absolute(paths: Iterable[str]) -> dict[str, str]:
                 prefix = os.path.join(folder, "")  # prefix + name == os.path.join(folder, name)
                 for name in files:
                     lower = name.lower()
-                    if lower.endswith(WALK_EXTENSIONS) or "chain" in lower:
+                    if lower.endswith(WALK_EXTENSIONS) or "chain" in lower or _starts_with_pem(prefix + name):
                         found.append(prefix + name)
             out.extend(sorted(found))
         else:
