@@ -518,6 +518,31 @@ def planned_not_after(spec: CertSpec, issuer: Issuer | None, now: datetime.datet
     return expiry
 
 
+def _add_usage_extensions(builder: Any, spec: CertSpec) -> Any:
+    """What a certificate and its CSR both carry: basicConstraints, keyUsage, extendedKeyUsage, subjectAltName."""
+    usage = _key_usage(spec.kind, spec.key.key_type)
+    builder = builder.add_extension(
+        x509.BasicConstraints(ca=spec.is_ca, path_length=0 if spec.kind == "intermediate" else None), critical=True
+    ).add_extension(
+        x509.KeyUsage(
+            digital_signature="digital_signature" in usage,
+            content_commitment=False,
+            key_encipherment="key_encipherment" in usage,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign="key_cert_sign" in usage,
+            crl_sign="crl_sign" in usage,
+            encipher_only=False,
+            decipher_only=False,
+        ),
+        critical=True,
+    )
+    for extension in (_eku_extension(spec), _san_extension(spec)):
+        if extension is not None:
+            builder = builder.add_extension(extension, critical=False)
+    return builder
+
+
 def build_certificate(
     spec: CertSpec, private_key: Any, issuer: Issuer | None, now: datetime.datetime | None = None
 ) -> Any:
@@ -526,7 +551,6 @@ def build_certificate(
     subject = spec.name()
     signer_key = issuer.key if issuer is not None else private_key
     issuer_name = issuer.certificate.subject if issuer is not None else subject
-    usage = _key_usage(spec.kind, spec.key.key_type)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -535,25 +559,9 @@ def build_certificate(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - BACKDATE)
         .not_valid_after(planned_not_after(spec, issuer, now))
-        .add_extension(
-            x509.BasicConstraints(ca=spec.is_ca, path_length=0 if spec.kind == "intermediate" else None), critical=True
-        )
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature="digital_signature" in usage,
-                content_commitment=False,
-                key_encipherment="key_encipherment" in usage,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign="key_cert_sign" in usage,
-                crl_sign="crl_sign" in usage,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
     )
+    builder = _add_usage_extensions(builder, spec)
+    builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
     if issuer is not None:
         ski = _extension(issuer.certificate, ExtensionOID.SUBJECT_KEY_IDENTIFIER)
         aki = (
@@ -564,44 +572,11 @@ def build_certificate(
     else:
         aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(public_key)
     builder = builder.add_extension(aki, critical=False)
-    eku = _eku_extension(spec)
-    if eku is not None:
-        builder = builder.add_extension(eku, critical=False)
-    san = _san_extension(spec)
-    if san is not None:
-        builder = builder.add_extension(san, critical=False)
     return builder.sign(signer_key, _hash_for(signer_key))
 
 
 def build_csr(spec: CertSpec, private_key: Any) -> Any:
-    usage = _key_usage(spec.kind, spec.key.key_type)
-    builder = (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(spec.name())
-        .add_extension(
-            x509.BasicConstraints(ca=spec.is_ca, path_length=0 if spec.kind == "intermediate" else None), critical=True
-        )
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature="digital_signature" in usage,
-                content_commitment=False,
-                key_encipherment="key_encipherment" in usage,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign="key_cert_sign" in usage,
-                crl_sign="crl_sign" in usage,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-    )
-    eku = _eku_extension(spec)
-    if eku is not None:
-        builder = builder.add_extension(eku, critical=False)
-    san = _san_extension(spec)
-    if san is not None:
-        builder = builder.add_extension(san, critical=False)
+    builder = _add_usage_extensions(x509.CertificateSigningRequestBuilder().subject_name(spec.name()), spec)
     return builder.sign(private_key, _hash_for(private_key))
 
 
