@@ -15,16 +15,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from support.pki import NOW, ThreeLevel, issue, key, key_pem, pem, three_level
+from support.precommit import BIN, git, pre_commit_config
 
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 VAULT_PASSWORD = "s3cret vault password"
 KEY_PASSPHRASE = b"key passphrase"
 VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
@@ -267,59 +265,17 @@ def test_report_without_password_lists_vault_files_as_skipped(repo: Repo) -> Non
 # ------------------------------------------------------------------ forbid-plaintext-private-keys
 
 
-def git(cwd: Path, *args: str) -> str:
-    env = dict(
-        os.environ,
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@example.invalid",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@example.invalid",
-    )
-    result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
-# What `pip install .` of the hook repository needs.
-SHIPPED = ("pyproject.toml", "README.md", "LICENSE", ".pre-commit-hooks.yaml", "plugins/module_utils/certhygiene",
-           "cli", "hooks", "sandbox")  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A committed snapshot of this checkout's working tree (pre-commit installs hooks from a git revision)."""
-    dest = tmp_path_factory.mktemp("hookrepo")
-    for item in SHIPPED:
-        src = REPO_ROOT / item
-        if src.is_dir():
-            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        elif src.exists():
-            (dest / item).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / item)
-    if not (dest / "README.md").exists():
-        (dest / "README.md").write_text("certhygiene\n")
-    git(dest, "init", "-q")
-    git(dest, "add", "-A")
-    git(dest, "commit", "-q", "-m", "snapshot")
-    return dest, git(dest, "rev-parse", "HEAD")
-
-
 def test_pre_commit_blocks_plaintext_keys_and_lets_vaulted_ones_pass(
-    repo: Repo, hook_repo: tuple[Path, str], tmp_path: Path
+    repo: Repo, hook_repo: tuple[Path, str], precommit_env: dict[str, str], tmp_path: Path
 ) -> None:
-    hook_path, rev = hook_repo
     work = tmp_path / "work"
     (work / "certs").mkdir(parents=True)
-    git(work, "init", "-q")
+    env = dict(precommit_env, **{VAULT_ENV: str(repo.password_file)})
+    git(work, "init", "-q", env=env)
     hooks = ["forbid-plaintext-private-keys", "forbid-encrypted-private-keys"]
-    (work / ".pre-commit-config.yaml").write_text(
-        f"repos:\n- repo: {hook_path}\n  rev: {rev}\n  hooks:\n" + "".join(f"  - id: {h}\n" for h in hooks)
-    )
-    git(work, "add", ".pre-commit-config.yaml")
-    git(work, "commit", "-q", "-m", "hooks")
-    env = dict(os.environ, PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"), PRE_COMMIT_COLOR="never")
-    env.pop("VIRTUAL_ENV", None)
-    env[VAULT_ENV] = str(repo.password_file)
+    (work / ".pre-commit-config.yaml").write_text(pre_commit_config(hook_repo, hooks))
+    git(work, "add", ".pre-commit-config.yaml", env=env)
+    git(work, "commit", "-q", "-m", "hooks", env=env)
     install = subprocess.run(
         [str(BIN / "pre-commit"), "install"], cwd=work, env=env, capture_output=True, text=True, check=False
     )
@@ -327,12 +283,7 @@ def test_pre_commit_blocks_plaintext_keys_and_lets_vaulted_ones_pass(
 
     def commit(message: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-m", message],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
+            ["git", "commit", "-m", message], cwd=work, env=env, capture_output=True, text=True, timeout=900
         )
 
     # a plaintext key (and one inline in a YAML vars file): blocked
@@ -341,7 +292,7 @@ def test_pre_commit_blocks_plaintext_keys_and_lets_vaulted_ones_pass(
     (work / "group_vars").mkdir()
     inline = "\n".join("  " + line for line in key_pem(key("ec", 256, 35)).decode().splitlines())
     (work / "group_vars" / "all.yml").write_text(f"tls_key: |\n{inline}\n")
-    git(work, "add", "-A")
+    git(work, "add", "-A", env=env)
     blocked = commit("plaintext key")
     output = blocked.stdout + blocked.stderr
     assert blocked.returncode == 1, output
@@ -354,15 +305,15 @@ def test_pre_commit_blocks_plaintext_keys_and_lets_vaulted_ones_pass(
     ansible_vault(
         "encrypt", "--vault-password-file", str(repo.password_file), "certs/server.key", "group_vars/all.yml", cwd=work
     )
-    git(work, "add", "-A")
+    git(work, "add", "-A", env=env)
     passed = commit("vaulted key")
     output = passed.stdout + passed.stderr
     assert passed.returncode == 0, output
     assert "Failed" not in output
-    git(work, "rev-parse", "HEAD")
+    git(work, "rev-parse", "HEAD", env=env)
     # a vaulted passphrase-protected key still fails forbid-encrypted-private-keys (the vault is opened)
     shutil.copy(repo.root / "secrets" / "locked.key", work / "certs" / "locked.key")
-    git(work, "add", "-A")
+    git(work, "add", "-A", env=env)
     caught = commit("vaulted encrypted key")
     output = caught.stdout + caught.stderr
     assert caught.returncode == 1, output
