@@ -43,6 +43,7 @@ from typing import Any
 
 from .facts import describe_certificate, is_ca, key_info, subject_alt_names
 from .findings import ERROR, WARNING, Finding
+from .inputs import InputError, read_head, read_regular
 from .material import Block, EncodingProblem, Material, ReadCache, read_bytes, read_file
 from .policy import Policy, load_policy
 from .rules import (
@@ -438,7 +439,10 @@ class _Repo:
         if key in self.materials:
             return self.materials[key]
         material: Material | None = read_file(path, self.read_cache)
-        if material is not None and material.form == "vault":
+        if material is not None and material.form == "skipped":
+            self.skips[key] = material.skip_reason or "not read"
+            material = None
+        elif material is not None and material.form == "vault":
             material = self._decrypt(path)
         self.materials[key] = material
         return material
@@ -449,9 +453,11 @@ class _Repo:
             self.skips[self.abs(path)] = "Ansible Vault file: no vault password given"
             return None
         try:
-            with open(path, "rb") as handle:
-                plain = decrypt_vault(handle.read(), self.vault_password)
-        except (OSError, VaultError) as exc:
+            plain = decrypt_vault(read_regular(path), self.vault_password)
+        except InputError as exc:
+            self.skips[self.abs(path)] = f"Ansible Vault file: {exc.reason}"
+            return None
+        except VaultError as exc:
             self.skips[self.abs(path)] = f"Ansible Vault file: {exc}"
             return None
         self.vaulted.add(self.abs(path))
@@ -659,11 +665,10 @@ def _starts_with_pem(path: str) -> bool:
     try:
         if os.path.getsize(path) > _SNIFF_LIMIT:
             return False
-        with open(path, "rb") as handle:
-            head = handle.read(64)
     except OSError:
         return False
-    return head.lstrip().startswith(b"-----BEGIN ")
+    head = read_head(path, 64)  # a FIFO or device is never opened for reading
+    return head is not None and head.lstrip().startswith(b"-----BEGIN ")
 
 
 def _expand(paths: Iterable[str]) -> list[str]:

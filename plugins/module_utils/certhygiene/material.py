@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._crypto import UnsupportedAlgorithm, serialization, x509
+from .inputs import DEFAULT_MAX_BYTES, InputError, NotRegularFile, read_regular
 
 # Labels as RFC 7468 and OpenSSL write them.
 CERTIFICATE_LABELS = frozenset({"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"})
@@ -90,9 +91,10 @@ class Material:
     """Everything read from one file."""
 
     path: str
-    form: str  # pem | der | pkcs12 | vault | text | binary | empty
+    form: str  # pem | der | pkcs12 | vault | text | binary | empty | skipped
     blocks: list[Block] = field(default_factory=list)
     problems: list[EncodingProblem] = field(default_factory=list)
+    skip_reason: str | None = None  # form "skipped": why it was not read (not a regular file)
 
     @property
     def certificates(self) -> list[Block]:
@@ -126,27 +128,19 @@ class ReadCache:
 _CACHED_CONTENT_SIZE = 1 << 16  # larger files are not remembered by content
 
 
-def read_file(path: str, cache: ReadCache | None = None) -> Material:
-    """Read ``path``; an unreadable file becomes a Material with a problem, never an exception."""
+def read_file(path: str, cache: ReadCache | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> Material:
+    """Read ``path``; never an exception, never a hang.
+
+    Not a regular file (FIFO, device, socket): form ``skipped`` with the reason, nothing read.
+    Unreadable or larger than ``max_bytes``: a Material with a problem (a ``pem.encoding`` finding).
+    """
     try:
-        data = _read_all(path)
-    except OSError as exc:
-        return Material(
-            path=path, form="binary", problems=[EncodingProblem(0, f"cannot read the file: {exc.strerror}")]
-        )
+        data = read_regular(path, max_bytes)
+    except NotRegularFile as exc:
+        return Material(path=path, form="skipped", skip_reason=exc.reason)
+    except InputError as exc:
+        return Material(path=path, form="binary", problems=[EncodingProblem(0, exc.reason)])
     return read_bytes(data, path, cache)
-
-
-def _read_all(path: str) -> bytes:
-    """The file's bytes; plain ``os.read`` calls take half the time of ``open().read()`` (no buffered file object)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))  # O_BINARY: no newline translation on Windows
-    try:
-        chunks = []
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def read_bytes(data: bytes, path: str = "<content>", cache: ReadCache | None = None) -> Material:
