@@ -32,6 +32,35 @@ def _port(value: str) -> int:
     return port
 
 
+def _host(value: str) -> str:
+    from certhygiene.sandbox.listeners import parse_host
+
+    try:
+        return str(parse_host(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be an IP address: {exc}") from None
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"not a number of seconds between 0 and 3600: {value}")
+    return seconds
+
+
+def _connections(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 10000:
+        raise argparse.ArgumentTypeError(f"not a number of connections between 1 and 10000: {value}")
+    return count
+
+
 def _rate(value: str) -> float:
     rate = float(value)
     if not 0 <= rate <= 1:
@@ -58,7 +87,13 @@ def register(subparsers: Any) -> None:
         "in <data-dir>/credentials.json (0600).",
     )
     parser.add_argument("--data-dir", default=None, help=f"state directory (default {default_data_dir()})")
-    parser.add_argument("--host", default="127.0.0.1", help="address of the API and the broker (default 127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        type=_host,
+        default="127.0.0.1",
+        help="IP address every listener (API, mqtt, mqtts, wss) binds to, checked in the kernel's socket table "
+        "after start (default 127.0.0.1; ::1 for IPv6)",
+    )
     parser.add_argument(
         "--api-port", type=_port, default=18083, help="HTTP API port, 0 = any free port (default 18083)"
     )
@@ -97,6 +132,18 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--fault-seed", type=int, default=None, help="seed of the fault generator")
     parser.add_argument("--fault-slow", type=float, default=3.0, help="delay of a 'slow' fault in seconds (default 3)")
     parser.add_argument(
+        "--client-timeout",
+        type=_seconds,
+        default=30.0,
+        help="seconds the API waits for a client that sends nothing before closing the connection (default 30)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=_connections,
+        default=256,
+        help="API connections open at a time; the next ones get 503 (default 256)",
+    )
+    parser.add_argument(
         "--ready-file", default=None, help="write a JSON file (0600) with URLs and credentials when ready"
     )
     parser.add_argument(
@@ -130,11 +177,21 @@ def _credentials(args: argparse.Namespace, path: str) -> dict[str, str]:
     return creds
 
 
+def _check_listener(server: Any, host: str) -> None:
+    """The API socket, as the kernel lists it, listens on ``host`` only (raises ListenerError otherwise)."""
+    from certhygiene.sandbox import listeners
+
+    if listeners.available():
+        inode = os.fstat(server.socket.fileno()).st_ino
+        listeners.check(listeners.of_inode(inode), host, "the API")
+
+
 def run(args: argparse.Namespace) -> int:
     from certhygiene.sandbox.mosquitto import WSS_PATH, Mosquitto, MosquittoError, find_mosquitto
     from certhygiene.sandbox.server import API_PREFIX, FAULT_KINDS, Sandbox, Settings, banner, make_server
     from certhygiene.sandbox.store import Store
 
+    os.umask(0o077)  # every file the sandbox and its broker write is private (keys, state, logs)
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
@@ -175,6 +232,8 @@ def run(args: argparse.Namespace) -> int:
         fault_seed=args.fault_seed,
         fault_slow=args.fault_slow,
         mosquitto=binary,
+        client_timeout=args.client_timeout,
+        max_connections=args.max_connections,
         **creds,
     )
     mosquitto = Mosquitto(
@@ -196,6 +255,7 @@ def run(args: argparse.Namespace) -> int:
         store.close()
         return 1
     try:
+        _check_listener(server, settings.host)
         sandbox.start()
     except Exception as exc:
         print(f"certhygiene sandbox: cannot start: {exc}", file=sys.stderr)

@@ -11,7 +11,6 @@ import base64
 import binascii
 import datetime
 import hmac
-import ipaddress
 import json
 import logging
 import math
@@ -36,6 +35,9 @@ FAULT_KINDS = ("500", "429", "slow", "drop")
 WRITE_METHODS = ("POST", "PUT", "DELETE")
 TLS_TYPES = ("one-way", "two-way")
 MAX_BODY = 1024 * 1024
+MAX_JSON_DEPTH = 32  # the API's bodies are flat objects
+MAX_DIGITS = 100
+BACKLOG = 128
 WINDOW = 3600.0
 _TLS_PATH = re.compile(r"^/deployments/([^/]+)/tls/?$")
 _END_CERT = "-----END CERTIFICATE-----"
@@ -63,6 +65,8 @@ class Settings:
     fault_seed: int | None = None
     fault_slow: float = 3.0
     mosquitto: str = "/usr/sbin/mosquitto"
+    client_timeout: float = 30.0
+    max_connections: int = 256
 
     def __repr__(self) -> str:  # never show secrets
         return f"Settings(host={self.host!r}, api_port={self.api_port}, deployment_id={self.deployment_id!r})"
@@ -143,13 +147,65 @@ class Stats:
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, message: str, extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        message: str,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        close: bool = False,
     ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.extra = extra or {}
         self.headers = headers or {}
+        self.close = close  # the rest of the stream cannot be trusted: answer, then close the connection
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise ApiError(400, f"a number in the body has more than {MAX_DIGITS} digits")
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    if sum(c.isdigit() for c in text) > MAX_DIGITS:
+        raise ApiError(400, f"a number in the body has more than {MAX_DIGITS} digits")
+    value = float(text)
+    if not math.isfinite(value):
+        raise ApiError(400, "a number in the body is out of range")
+    return value
+
+
+def _json_constant(text: str) -> None:
+    raise ApiError(400, f"{text} is not a JSON number (NaN and Infinity are not JSON)")
+
+
+def _depth(value: Any) -> int:
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            todo.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON: UTF-8, no NaN/Infinity, numbers of at most MAX_DIGITS digits, nested MAX_JSON_DEPTH deep."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "the body is not JSON: it is not UTF-8 text") from None
+    try:
+        value = json.loads(text, parse_int=_json_int, parse_float=_json_float, parse_constant=_json_constant)
+    except json.JSONDecodeError as exc:  # the message gives the place, never the content
+        raise ApiError(400, f"the body is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise ApiError(400, f"the body is JSON nested more than {MAX_JSON_DEPTH} levels deep") from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise ApiError(400, f"the body is JSON nested more than {MAX_JSON_DEPTH} levels deep")
+    return value
 
 
 def split_cert(cert: str) -> tuple[str, str | None]:
@@ -181,6 +237,14 @@ class Sandbox:
         self._worker = threading.Thread(target=self._work, name="sandbox-apply", daemon=True)
         self._policy: Any = None
         self.last_error: str | None = None
+        # One lock per deployment around every read-modify-write of its configuration, so concurrent
+        # POST/PUT/DELETE (and the worker's pending -> running) behave as if one after another.
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def lock(self, deployment_id: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(deployment_id, threading.Lock())
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -285,9 +349,12 @@ class Sandbox:
                 self.mosquitto.apply(None)  # keep the plain listener up
             except MosquittoError as again:
                 LOG.error("mosquitto does not start even without TLS: %s", again)
-            self.store.set_status(deployment_id, config.generation, "failed", f"the broker did not start: {exc}")
+            with self.lock(deployment_id):
+                self.store.set_status(deployment_id, config.generation, "failed", f"the broker did not start: {exc}")
             return
-        if self.store.set_status(deployment_id, config.generation, "running"):
+        with self.lock(deployment_id):  # only the generation just applied, unless a write superseded it
+            applied = self.store.set_status(deployment_id, config.generation, "running")
+        if applied:
             LOG.info(
                 "deployment %s: TLS %s running (cn=%s, expire=%s)",
                 deployment_id,
@@ -326,28 +393,33 @@ class Sandbox:
     def write_tls(self, method: str, deployment_id: str, body: Any) -> dict[str, str]:
         self.check_deployment(deployment_id)
         tls_type, cert, key, cacert = self._parse_body(body)
-        existing = self.store.get(deployment_id)
-        if method == "POST" and existing is not None:
-            raise ApiError(409, f"deployment '{deployment_id}' already has a TLS/SSL configuration; update it with PUT")
-        if method == "PUT" and existing is None:
-            raise ApiError(404, f"no TLS/SSL configuration on deployment '{deployment_id}'; create it with POST")
-        self._check_rate()
-        leaf, chain = split_cert(cert)
-        report = self._validate(leaf, chain, key, cacert, tls_type)
-        if report.errors:
-            self.count("rejected")
-            first = report.errors[0].message
-            raise ApiError(
-                422,
-                f"certificate rejected: {len(report.errors)} error(s): {first}",
-                extra={"findings": [f.as_dict() for f in report.findings]},
+        with self.lock(deployment_id):
+            existing = self.store.get(deployment_id)
+            if method == "POST" and existing is not None:
+                raise ApiError(
+                    409, f"deployment '{deployment_id}' already has a TLS/SSL configuration; update it with PUT"
+                )
+            if method == "PUT" and existing is None:
+                raise ApiError(404, f"no TLS/SSL configuration on deployment '{deployment_id}'; create it with POST")
+            self._check_rate()
+            leaf, chain = split_cert(cert)
+            findings = self._misplaced_keys(cert, cacert if tls_type == "two-way" else None)
+            if not findings:
+                findings = self._validate(leaf, chain, key, cacert, tls_type).findings
+            errors = [f for f in findings if f.severity == "error"]
+            if errors:
+                self.count("rejected")
+                raise ApiError(
+                    422,
+                    f"certificate rejected: {len(errors)} error(s): {errors[0].message}",
+                    extra={"findings": [f.as_dict() for f in findings]},
+                )
+            cn, expire = self._leaf_facts(leaf)
+            config = self.store.put(
+                deployment_id, tls_type, cert, key, cacert if tls_type == "two-way" else None, cn, expire
             )
-        cn, expire = self._leaf_facts(leaf)
-        config = self.store.put(
-            deployment_id, tls_type, cert, key, cacert if tls_type == "two-way" else None, cn, expire
-        )
-        self.store.record_write(method)
-        self.count("writes")
+            self.store.record_write(method)
+            self.count("writes")
         LOG.info(
             "deployment %s: %s TLS %s accepted (cn=%s, expire=%s), pending", deployment_id, method, tls_type, cn, expire
         )
@@ -356,12 +428,13 @@ class Sandbox:
 
     def delete_tls(self, deployment_id: str) -> None:
         self.check_deployment(deployment_id)
-        if self.store.get(deployment_id) is None:
-            raise ApiError(404, f"no TLS/SSL configuration on deployment '{deployment_id}'")
-        self._check_rate()
-        self.store.delete(deployment_id)
-        self.store.record_write("DELETE")
-        self.count("writes")
+        with self.lock(deployment_id):
+            if self.store.get(deployment_id) is None:
+                raise ApiError(404, f"no TLS/SSL configuration on deployment '{deployment_id}'")
+            self._check_rate()
+            self.store.delete(deployment_id)
+            self.store.record_write("DELETE")
+            self.count("writes")
         LOG.info("deployment %s: TLS deleted; closing the mqtts and wss listeners", deployment_id)
         self.sync(wait=True, delayed=False)
 
@@ -387,6 +460,33 @@ class Sandbox:
         assert cert is not None and key is not None
         return tls_type, cert, key, values["cacert"]
 
+    @staticmethod
+    def _misplaced_keys(cert: str, cacert: str | None) -> list[Any]:
+        """A private key pasted into ``cert`` or ``cacert``: the engine would take it as the key and the
+        sandbox would store it beside the certificates, so the API refuses it and names the field."""
+        from certhygiene.findings import Finding
+        from certhygiene.material import read_bytes
+
+        findings = []
+        for name, text in (("cert", cert), ("cacert", cacert)):
+            if not text:
+                continue
+            for block in read_bytes(text.encode(), name).private_keys:
+                findings.append(
+                    Finding(
+                        rule_id="pem.encoding",
+                        severity="error",
+                        path=name,
+                        line=block.start_line,
+                        end_line=block.end_line,
+                        message=f"'{name}' holds a private key (line {block.start_line}); "
+                        f"'{name}' takes only certificates",
+                        hint="send the private key in 'key' alone, and only certificates in "
+                        "'cert' (the leaf followed by its chain) and 'cacert'",
+                    )
+                )
+        return findings
+
     def _validate(self, leaf: str, chain: str | None, key: str, cacert: str | None, tls_type: str) -> Any:
         from certhygiene.check import check_material
 
@@ -409,17 +509,11 @@ class Sandbox:
         return facts.common_name(cert.subject) or "", utc_text(facts.not_after(cert))
 
 
-def is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "certhygiene-sandbox/0.1"
     sandbox: Sandbox  # set on the subclass made by make_server
+    # timeout (seconds per read, idle keep-alive included) is set there too: a client that stops sending is dropped
 
     # Access log: method, path and status only (never headers or bodies).
     def log_message(self, format: str, *args: Any) -> None:
@@ -441,14 +535,42 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("PATCH")
 
     # ---- plumbing ------------------------------------------------------------------------------
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            raise ApiError(413, "request body too large")
-        return self.rfile.read(length) if length > 0 else b""
+    def _length(self) -> int:
+        """The body's length from the headers; framing we cannot follow is refused (and the connection closed)."""
+        if self.headers.get_all("Transfer-Encoding"):
+            raise ApiError(
+                400, "Transfer-Encoding is not supported: send the body with a Content-Length header", close=True
+            )
+        values = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+        if not values:
+            return 0
+        if len(values) > 1:
+            raise ApiError(400, "conflicting Content-Length headers", close=True)
+        value = values.pop()
+        if not re.fullmatch(r"[0-9]+", value):
+            raise ApiError(400, "Content-Length must be a non-negative integer (bytes in the body)", close=True)
+        if len(value) > 16 or int(value) > MAX_BODY:
+            raise ApiError(413, f"request body too large: the limit is {MAX_BODY} bytes", close=True)
+        return int(value)
 
-    def _send(self, status: int, payload: Any = None, headers: dict[str, str] | None = None) -> None:
+    def _body(self, length: int) -> bytes:
+        self._unread = 0  # from here on the stream is either consumed or closed
+        if length <= 0:
+            return b""
+        try:
+            data = self.rfile.read(length)
+        except TimeoutError:
+            raise ApiError(408, f"the request body did not arrive within {self.timeout} s", close=True) from None
+        if len(data) != length:
+            raise ApiError(400, "the body is shorter than its Content-Length", close=True)
+        return data
+
+    def _send(
+        self, status: int, payload: Any = None, headers: dict[str, str] | None = None, close: bool = False
+    ) -> None:
         data = b"" if payload is None else json.dumps(payload).encode()
+        if close or getattr(self, "_unread", 0):  # an unread body would be taken for the next request
+            self.close_connection = True
         try:
             self.send_response(status)
             for name, value in (headers or {}).items():
@@ -456,10 +578,12 @@ class Handler(BaseHTTPRequestHandler):
             if payload is not None:
                 self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             if data:
                 self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # the client went away (reset, broken pipe, timeout)
             self.close_connection = True
 
     def _authorized(self) -> bool:
@@ -486,37 +610,50 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         path = self.path.split("?", 1)[0]
+        self._unread = 0
         try:
-            body = self._body()
-            if path.startswith(API_PREFIX + "/") or path == API_PREFIX:
-                self._api(method, path[len(API_PREFIX) :], body)
+            # order: framing (400/413), injected faults (API only), credentials (401, on every path), then
+            # the body, then the path (404) and method (405)
+            length = self._unread = self._length()
+            api = path.startswith(API_PREFIX + "/") or path == API_PREFIX
+            if api and self._fault(method):
+                return
+            self._require_auth()
+            raw = self._body(length)
+            if api:
+                self._api(method, path[len(API_PREFIX) :], raw)
             elif path.startswith("/_sandbox/"):
-                self._control(method, path, body)
+                self._control(method, path, raw)
             else:
                 raise ApiError(404, f"no such path: {path}")
         except ApiError as err:
             payload = {"code": err.status, "message": err.message, **err.extra}
-            self._send(err.status, payload, err.headers)
+            self._send(err.status, payload, err.headers, close=err.close)
         except Exception as exc:  # a bug: answer 500, log the type and place (never the request)
             LOG.error("internal error on %s %s: %s", method, path, exc.__class__.__name__)
             LOG.debug("internal error traceback", exc_info=True)
-            self._send(500, {"code": 500, "message": f"internal error: {exc.__class__.__name__}"})
+            self._send(500, {"code": 500, "message": f"internal error: {exc.__class__.__name__}"}, close=True)
+
+    def _fault(self, method: str) -> bool:
+        """Inject the next fault, if any; True when the request is dropped without an answer."""
+        sandbox = self.sandbox
+        fault = sandbox.faults.pick(method)
+        if fault is None:
+            return False
+        sandbox.count("faults", fault)
+        LOG.info("fault injected: %s on %s %s", fault, method, self.path)
+        if fault == "drop":
+            self.close_connection = True
+            return True
+        if fault == "500":
+            raise ApiError(500, "internal error (injected fault)")
+        if fault == "429":
+            raise ApiError(429, "too many requests (injected fault)", headers={"Retry-After": "1"})
+        time.sleep(sandbox.faults.slow)  # slow: then answer normally
+        return False
 
     def _api(self, method: str, path: str, raw: bytes) -> None:
         sandbox = self.sandbox
-        fault = sandbox.faults.pick(method)
-        if fault is not None:
-            sandbox.count("faults", fault)
-            LOG.info("fault injected: %s on %s %s", fault, method, self.path)
-            if fault == "drop":
-                self.close_connection = True
-                return
-            if fault == "500":
-                raise ApiError(500, "internal error (injected fault)")
-            if fault == "429":
-                raise ApiError(429, "too many requests (injected fault)", headers={"Retry-After": "1"})
-            time.sleep(sandbox.faults.slow)  # slow: then answer normally
-        self._require_auth()
         match = _TLS_PATH.match(path)
         if not match:
             raise ApiError(404, f"no such path: {API_PREFIX}{path}")
@@ -533,15 +670,10 @@ class Handler(BaseHTTPRequestHandler):
             sandbox.delete_tls(deployment_id)
             self._send(204)
             return
-        try:
-            body = json.loads(raw.decode("utf-8")) if raw else None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ApiError(400, f"the body is not JSON: {exc.__class__.__name__}") from None
+        body = parse_json(raw) if raw else None
         self._send(200, sandbox.write_tls(method, deployment_id, body))
 
     def _control(self, method: str, path: str, raw: bytes) -> None:
-        if not is_loopback(self.client_address[0]):
-            self._require_auth()
         sandbox = self.sandbox
         if path == "/_sandbox/stats" and method == "GET":
             self._send(200, sandbox.stats_dict())
@@ -550,12 +682,12 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_sandbox/faults" and method == "GET":
             self._send(200, sandbox.faults.as_dict())
         elif path == "/_sandbox/faults" and method in ("PUT", "POST"):
+            body = parse_json(raw) if raw else {}
+            if not isinstance(body, dict):
+                raise ApiError(400, "the body must be a JSON object")
             try:
-                body = json.loads(raw.decode("utf-8")) if raw else {}
-                if not isinstance(body, dict):
-                    raise ValueError("the body must be a JSON object")
                 sandbox.faults.configure(body)
-            except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            except (ValueError, TypeError) as exc:
                 raise ApiError(400, str(exc)) from None
             LOG.info("faults set: %s", sandbox.faults.as_dict())
             self._send(200, sandbox.faults.as_dict())
@@ -564,8 +696,51 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
+    """The API server: a sensible listen backlog, and at most ``max_connections`` connections at a time (the
+    next ones get 503 at once), so idle clients cannot take every thread."""
+
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = BACKLOG
+
+    def __init__(self, address: tuple[str, int], handler: type[Handler], max_connections: int) -> None:
+        self.max_connections = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _refuse(self, request: socket.socket) -> None:
+        LOG.warning("refusing a connection: %s connections open (the limit)", self.max_connections)
+        data = json.dumps(
+            {"code": 503, "message": f"too many connections (the limit is {self.max_connections}); retry later"}
+        ).encode()
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+        )
+        try:
+            request.settimeout(1.0)  # on the accept thread: never wait for a slow client
+            request.sendall(head.encode() + data)
+            request.setblocking(False)
+            request.recv(65536)  # what already arrived, so closing does not reset the answer away
+        except OSError:
+            pass
+        self.shutdown_request(request)
 
 
 class SandboxHTTPServer6(SandboxHTTPServer):
@@ -573,10 +748,10 @@ class SandboxHTTPServer6(SandboxHTTPServer):
 
 
 def make_server(sandbox: Sandbox) -> SandboxHTTPServer:
-    handler = type("BoundHandler", (Handler,), {"sandbox": sandbox})
     settings = sandbox.settings
+    handler = type("BoundHandler", (Handler,), {"sandbox": sandbox, "timeout": settings.client_timeout})
     server_class = SandboxHTTPServer6 if ":" in settings.host else SandboxHTTPServer
-    return server_class((settings.host, settings.api_port), handler)
+    return server_class((settings.host, settings.api_port), handler, settings.max_connections)
 
 
 def banner(settings: Settings, api_port: int, credentials_path: str) -> str:

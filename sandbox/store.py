@@ -24,6 +24,10 @@ CREATE TABLE IF NOT EXISTS tls (
     generation INTEGER NOT NULL,
     updated_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS generations (
+    deployment_id TEXT PRIMARY KEY,
+    last INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS writes (
     ts REAL NOT NULL,
     method TEXT NOT NULL
@@ -94,17 +98,28 @@ class Store:
         cn: str,
         expire: str,
     ) -> TlsConfig:
-        """Store a new configuration with status ``pending`` and a new generation."""
+        """Store a new configuration with status ``pending`` and a new generation.
+
+        Generations never repeat, even across a delete: the apply worker marks ``running`` only the generation it
+        applied, so a configuration created after a delete must not share a number with the deleted one.
+        """
         with self._lock:
-            row = self._db.execute("SELECT generation FROM tls WHERE deployment_id = ?", (deployment_id,)).fetchone()
-            generation = (row[0] if row else 0) + 1
+            row = self._db.execute(
+                "SELECT MAX(g) FROM (SELECT generation AS g FROM tls WHERE deployment_id = ?"
+                " UNION ALL SELECT last AS g FROM generations WHERE deployment_id = ?)",
+                (deployment_id, deployment_id),
+            ).fetchone()
+            generation = (row[0] or 0) + 1
+            self._db.execute("BEGIN")
             self._db.execute(
                 "INSERT OR REPLACE INTO tls VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', NULL, ?, ?)",
                 (deployment_id, tls_type, cert_pem, key_pem, cacert_pem, cn, expire, generation, time.time()),
             )
-        config = self.get(deployment_id)
-        assert config is not None
-        return config
+            self._db.execute("INSERT OR REPLACE INTO generations VALUES (?, ?)", (deployment_id, generation))
+            self._db.execute("COMMIT")
+        return TlsConfig(
+            deployment_id, tls_type, cert_pem, key_pem, cacert_pem, cn, expire, "pending", None, generation
+        )
 
     def set_status(self, deployment_id: str, generation: int, status: str, message: str | None = None) -> bool:
         """Set the status of ``generation``; False when a newer write superseded it (or it was deleted)."""

@@ -247,7 +247,7 @@ def test_random_faults_from_the_command_line(tmp_path):
     with running_sandbox(tmp_path, fault_rate=1.0, faults="500", fault_seed=7) as sb:
         assert [sb.get_tls().status for _ in range(3)] == [500, 500, 500]
         assert sb.stats()["faults"]["500"] == 3
-        assert sb.request("GET", "/_sandbox/faults", auth=False).json["rate"] == 1.0
+        assert sb.request("GET", "/_sandbox/faults").json["rate"] == 1.0
 
 
 # ---- write limit --------------------------------------------------------------------------------------------

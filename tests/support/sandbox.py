@@ -14,7 +14,8 @@ Usage::
     # a module-scoped fixture named ``sandbox`` (the test module must import the name):
     sandbox = sandbox_fixture(scope="module")
 
-Everything the sandbox needs is chosen here: free ports for mqtt/mqtts/wss, ``--api-port 0`` (the real port
+Options: ``host`` (an IP address, ``::1`` for IPv6), ``client_timeout``, ``max_connections`` and the others of
+``SandboxProcess``. Everything the sandbox needs is chosen here: free ports for mqtt/mqtts/wss, ``--api-port 0`` (the real port
 comes back in the ready file), a data dir under the given folder, distinctive API secret and MQTT password
 (passed through the environment, never on the command line). The process's stdout+stderr go to
 ``<folder>/sandbox.log`` (``sb.log_text()`` adds mosquitto's log). ``sb.restart()`` stops and starts it again
@@ -45,11 +46,12 @@ START_TIMEOUT = 30.0
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """``count`` distinct TCP ports free right now on ``host``."""
+    """``count`` distinct TCP ports free right now on ``host`` (an IPv4 or IPv6 address)."""
     socks = []
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock = socket.socket(family, socket.SOCK_STREAM)
             sock.bind((host, 0))
             socks.append(sock)
         return [int(s.getsockname()[1]) for s in socks]
@@ -91,6 +93,9 @@ class SandboxProcess:
         fault_slow: float | None = None,
         profile: str | None = None,
         mqtt_port: int | None = None,
+        host: str = "127.0.0.1",
+        client_timeout: float | None = None,
+        max_connections: int | None = None,
         extra_args: tuple[str, ...] = (),
     ) -> None:
         self.folder = Path(folder)
@@ -98,8 +103,8 @@ class SandboxProcess:
         self.data_dir = self.folder / "sandbox-data"
         self.ready_file = self.folder / "sandbox-ready.json"
         self.log_path = self.folder / "sandbox.log"
-        self.host = "127.0.0.1"
-        ports = free_ports(3)
+        self.host = host
+        ports = free_ports(3, host)
         self.mqtt_port = ports[0] if mqtt_port is None else mqtt_port
         self.mqtts_port, self.wss_port = ports[1], ports[2]
         self.deployment_id = deployment_id
@@ -135,6 +140,10 @@ class SandboxProcess:
             args += ["--fault-slow", str(fault_slow)]
         if profile is not None:
             args += ["--profile", profile]
+        if client_timeout is not None:
+            args += ["--client-timeout", str(client_timeout)]
+        if max_connections is not None:
+            args += ["--max-connections", str(max_connections)]
         self.args = args + list(extra_args)
 
     # ---- process -----------------------------------------------------------------------------------
@@ -283,15 +292,20 @@ class SandboxProcess:
                 raise AssertionError(f"status not {wanted} after {timeout}s: {resp!r}")
             time.sleep(0.05)
 
+    # /_sandbox/* takes the same Basic auth as the API.
     def stats(self) -> dict[str, Any]:
-        return dict(self.request("GET", "/_sandbox/stats", auth=False).json)
+        resp = self.request("GET", "/_sandbox/stats")
+        assert resp.status == 200, resp
+        return dict(resp.json)
 
     def state(self) -> dict[str, Any]:
-        return dict(self.request("GET", "/_sandbox/state", auth=False).json)
+        resp = self.request("GET", "/_sandbox/state")
+        assert resp.status == 200, resp
+        return dict(resp.json)
 
     def set_faults(self, **settings: Any) -> dict[str, Any]:
         """E.g. ``set_faults(next=["500", "drop"])`` or ``set_faults(rate=0.5, faults=["slow"], seed=1)``."""
-        resp = self.request("PUT", "/_sandbox/faults", settings, auth=False)
+        resp = self.request("PUT", "/_sandbox/faults", settings)
         assert resp.status == 200, resp
         return dict(resp.json)
 
