@@ -181,9 +181,14 @@ def _check_listener(server: Any, host: str) -> None:
     """The API socket, as the kernel lists it, listens on ``host`` only (raises ListenerError otherwise)."""
     from certhygiene.sandbox import listeners
 
-    if listeners.available():
-        inode = os.fstat(server.socket.fileno()).st_ino
-        listeners.check(listeners.of_inode(inode), host, "the API")
+    log = logging.getLogger("certhygiene.sandbox")
+    if not listeners.parse_host(host).is_loopback:
+        log.warning("listening on %s, not loopback: whoever reaches it can try the API credentials", host)
+    if not listeners.available():
+        log.warning("no kernel socket table (/proc/net/tcp) here: the listeners' addresses are not checked")
+        return
+    inode = os.fstat(server.socket.fileno()).st_ino
+    listeners.check(listeners.of_inode(inode), host, "the API")
 
 
 def run(args: argparse.Namespace) -> int:
