@@ -33,7 +33,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--fail-on", choices=("error", "warning"), default="error", help="lowest severity that makes the exit code 1"
     )
-    parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of standard output")
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the report to FILE instead of standard output (atomically; never over a private key or a "
+        "checked file)",
+    )
     parser.add_argument(
         "--vault-password-file",
         metavar="FILE",
@@ -91,11 +97,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = render_text(report)
     if args.output:
+        from certhygiene.files import WriteError, write_report
+
         try:
-            with open(args.output, "w", encoding="utf-8") as handle:
-                handle.write(text)
-        except OSError as exc:
-            return _usage_error(f"cannot write {args.output} ({exc.strerror}); fix --output")
+            # Atomic: the old report stays whole until the new one is complete; never over a key or a checked file.
+            write_report(args.output, text, inputs=paths)
+        except WriteError as exc:
+            return _usage_error(f"{exc}; fix --output")
         sys.stdout.write(summary_line(report) + f"; report written to {args.output}\n")
     else:
         sys.stdout.write(text)

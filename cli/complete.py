@@ -6,8 +6,10 @@ bundle), from local files and folders (``--intermediates``, ``--roots``; a root 
 URL (http:// only; ``--no-aia`` turns it off). Every signature is verified; several
 candidates with the same subject, cross-signed and expired certificates and cycles are
 handled by backtracking. The chain (intermediates in issuing order, without the root unless
-``--include-root``) goes to ``--chain-out``. Exit 0 done, 1 the chain cannot be completed
-(the message names the missing issuer and where it was looked for), 2 usage error.
+``--include-root``; when the leaf was issued directly by a self-signed CA, that CA is the chain)
+goes to ``--chain-out``, written as ``split`` writes (never over a private key or CERT itself
+without ``--force``, atomically). Exit 0 done, 1 the chain cannot be completed (the message names
+the missing issuer and where it was looked for), 2 usage error or an output refused.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import argparse
 import sys
 from typing import Any
 
-from certhygiene.cli.split import describe, read_input, report_warnings, write_output
+from certhygiene.cli.split import add_force, read_input, report_notes, write_outputs
 
 
 def register(subparsers: Any) -> None:
@@ -37,18 +39,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-aia", action="store_true", help="do not download issuers from AIA caIssuers URLs")
     parser.add_argument("--include-root", action="store_true", help="append the root to the chain file")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per AIA download (default 10)")
+    add_force(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from certhygiene.chain import (
-        ChainError,
-        arrange,
-        certificates_from_bytes,
-        http_fetch,
-        load_candidates,
-        to_pem_chain,
-    )
+    from certhygiene.chain import ChainError, chain_outcome, http_fetch, load_candidates
     from certhygiene.facts import cert_label
 
     data = read_input(args.cert, "complete")
@@ -60,27 +56,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"certhygiene complete: {exc}", file=sys.stderr)
         return 2
     try:
-        result = arrange(
-            certificates_from_bytes(data, args.cert),
+        outcome = chain_outcome(
+            data,
             args.cert,
             candidates=candidates,
             fetch=None if args.no_aia else http_fetch,
             timeout=args.timeout,
             looked_in=[*args.intermediates, *args.roots],
+            include_root=args.include_root,
         )
     except ChainError as exc:
         print(f"certhygiene complete: {exc}", file=sys.stderr)
         return 1
-    if not result.complete:
-        print(f"certhygiene complete: {result.incomplete_message()}", file=sys.stderr)
-        return 1
-    if args.roots and not result.trusted:
+    if args.roots and outcome.complete and not outcome.trusted:
         print(
-            f"certhygiene complete: warning: the chain ends at {cert_label(result.path[-1].cert)}, "
+            f"certhygiene complete: warning: the chain ends at {cert_label(outcome.path[-1].cert)}, "
             "which is not among --roots",
             file=sys.stderr,
         )
-    report_warnings(result, "complete")
-    chain = result.chain(include_root=args.include_root)
-    write_output(args.chain_out, to_pem_chain(chain), describe(chain))
-    return 0
+    report_notes(outcome, "complete")
+    return write_outputs([(args.chain_out, "--chain-out", outcome.chain)], [args.cert], args.force, "complete")

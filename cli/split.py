@@ -3,8 +3,16 @@
 A purchased certificate file often holds the user certificate, the intermediates and the
 root. ``split`` writes the leaf to ``--cert-out``, the intermediates in issuing order to
 ``--chain-out`` (never the leaf), and the root to ``--root-out`` when asked. Blocks may come
-in any order, repeat, and have text between them. Files are rewritten only when their bytes
-would change (atomically). Exit 0 done, 1 the bundle cannot be split, 2 usage error.
+in any order, repeat, and have text between them. When the leaf was issued directly by a
+self-signed CA (no intermediate), that CA is the chain. Private keys in the bundle are never
+written (a note says so).
+
+Nothing is lost: the outputs are written all or nothing (temporary files, then renames), only
+when their bytes change; an output that holds a private key or is the bundle itself is refused
+(exit 2) unless ``--force`` (then a backup ``FILE.<pid>.<date>~`` is kept); two outputs naming
+the same file, a folder, a special file or a missing folder are refused. A symbolic link is
+written through to its target. Exit 0 done, 1 the bundle cannot be split, 2 usage error or an
+output refused.
 """
 
 from __future__ import annotations
@@ -29,7 +37,16 @@ def register(subparsers: Any) -> None:
         "--chain-out", required=True, metavar="FILE", help="where the intermediates go, in issuing order"
     )
     parser.add_argument("--root-out", metavar="FILE", help="where the root goes (the bundle must hold it)")
+    add_force(parser)
     parser.set_defaults(func=run)
+
+
+def add_force(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an output that holds a private key or is an input (a backup copy FILE.<pid>.<date>~ is kept)",
+    )
 
 
 def read_input(path: str, prog: str) -> bytes | None:
@@ -41,15 +58,23 @@ def read_input(path: str, prog: str) -> bytes | None:
         return None
 
 
-def write_output(path: str, data: bytes, what: str) -> None:
-    """Write ``data`` unless ``path`` holds it already; say which."""
-    from certhygiene.files import read_optional, write_atomic
+def write_outputs(outputs: list[tuple[str, str, list[Any]]], inputs: list[str], force: bool, prog: str) -> int:
+    """Write ``(path, option, certificates)`` all or nothing; say what happened. 0, or 2 when refused or failed."""
+    from certhygiene.chain import to_pem_chain
+    from certhygiene.files import Output, WriteError, write_outputs
 
-    if read_optional(path) == data:
-        print(f"{path}: unchanged ({what})")
-        return
-    write_atomic(path, data)
-    print(f"{path}: written ({what})")
+    wanted = [Output(path, to_pem_chain(certs), option) for path, option, certs in outputs]
+    try:
+        result = write_outputs(wanted, inputs=inputs, force=force)
+    except WriteError as exc:
+        print(f"certhygiene {prog}: {exc}", file=sys.stderr)
+        return 2
+    for path, _option, certs in outputs:
+        state = "unchanged" if path in result.unchanged else "written"
+        print(f"{path}: {state} ({describe(certs)})")
+    for path, copy in result.backups.items():
+        print(f"{path}: the old file was kept as {copy}")
+    return 0
 
 
 def describe(certs: list[Any]) -> str:
@@ -60,52 +85,40 @@ def describe(certs: list[Any]) -> str:
     return ", ".join(cert_label(c) for c in certs)
 
 
-def report_warnings(result: Any, prog: str) -> None:
-    from certhygiene.facts import cert_label
-
-    for cert in result.unused:
-        print(
-            f"certhygiene {prog}: warning: {cert_label(cert)} is not on the leaf's path; not written", file=sys.stderr
-        )
-    for cert in result.expired:
-        print(
-            f"certhygiene {prog}: warning: {cert_label(cert)} in the chain is expired or not yet valid", file=sys.stderr
-        )
-    for note in result.notes:
+def report_notes(outcome: Any, prog: str) -> None:
+    for note in outcome.notes:
         print(f"certhygiene {prog}: note: {note}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
-    from certhygiene.chain import ChainError, split_bundle, to_pem_chain
-    from certhygiene.facts import cert_label, is_self_signed
+    from certhygiene.chain import ChainError, IncompleteChain, NoRoot, chain_outcome
+    from certhygiene.facts import cert_label
 
     data = read_input(args.bundle, "split")
     if data is None:
         return 2
     try:
-        result = split_bundle(data, args.bundle)
+        outcome = chain_outcome(data, args.bundle, want_root=bool(args.root_out))
+    except IncompleteChain as exc:
+        print(
+            f"certhygiene split: {args.bundle} holds no issuer of {cert_label(exc.result.leaf)}, so there is no "
+            f"chain to split off (missing: '{exc.result.missing_issuer}'). Complete it: certhygiene complete "
+            f"{args.bundle} --chain-out FILE",
+            file=sys.stderr,
+        )
+        return 1
+    except NoRoot as exc:
+        print(
+            f"certhygiene split: {args.bundle} holds no root (self-signed) certificate for --root-out; drop "
+            f"--root-out or add the root to the bundle ({exc})",
+            file=sys.stderr,
+        )
+        return 1
     except ChainError as exc:
         print(f"certhygiene split: {exc}", file=sys.stderr)
         return 1
-    if len(result.path) == 1 and not is_self_signed(result.leaf):
-        print(
-            f"certhygiene split: {args.bundle} holds no issuer of {cert_label(result.leaf)}, so there is no chain "
-            f"to split off (missing: '{result.missing_issuer}'). Complete it: certhygiene complete {args.bundle} "
-            "--chain-out FILE",
-            file=sys.stderr,
-        )
-        return 1
-    if args.root_out and result.root is None:
-        print(
-            f"certhygiene split: {args.bundle} holds no root (self-signed) certificate above "
-            f"{cert_label(result.path[-1].cert)} for --root-out; drop --root-out or add the root "
-            f"'{result.missing_issuer}' to the bundle",
-            file=sys.stderr,
-        )
-        return 1
-    report_warnings(result, "split")
-    write_output(args.cert_out, to_pem_chain([result.leaf]), describe([result.leaf]))
-    write_output(args.chain_out, to_pem_chain(result.intermediates), describe(result.intermediates))
+    report_notes(outcome, "split")
+    outputs = [(args.cert_out, "--cert-out", [outcome.leaf]), (args.chain_out, "--chain-out", outcome.chain)]
     if args.root_out:
-        write_output(args.root_out, to_pem_chain([result.root]), describe([result.root]))
-    return 0
+        outputs.append((args.root_out, "--root-out", [outcome.root]))
+    return write_outputs(outputs, [args.bundle], args.force, "split")

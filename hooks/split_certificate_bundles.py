@@ -6,7 +6,11 @@ A certificate file ``dir/<stem>.<ext>`` that holds the leaf with its intermediat
 root), in any order, is rewritten to hold the leaf alone; the intermediates go, in issuing order,
 to ``dir/<stem>.chain.pem`` (the chain file ``certhygiene check`` pairs with it). The root is
 dropped: clients trust it and the deployment's chain must not carry it (the seed's common
-problem 1). Like pre-commit-hooks' fixers, the hook exits 1 when it changed a file, so that the
+problem 1) - except when the leaf was issued directly by a self-signed CA: that CA is the chain.
+The split is the one ``certhygiene split`` and ``certificate_chain`` make (``chain.chain_outcome``).
+Rewriting the given file in place is what this hook is for (git holds the staged version, so no
+backup file is left in the work tree); the chain file is never written over a private key, and
+both files are written all or nothing. Like pre-commit-hooks' fixers, the hook exits 1 when it changed a file, so that the
 user reviews and stages the change; running it again changes nothing and exits 0.
 
 Left alone (with a message, exit 1): files that also hold a private key, files holding
@@ -53,9 +57,9 @@ def _multi_cert_name(path: str) -> bool:
 
 def fix_file(path: str) -> tuple[bool, bool]:
     """Split ``path`` if it is a bundle. Returns (changed, failed); prints what it did or why not."""
-    from certhygiene.chain import ChainError, certificates_from_bytes, dedupe, split_bundle, to_pem_chain
+    from certhygiene.chain import ChainError, certificates_from_bytes, chain_outcome, dedupe, to_pem_chain
     from certhygiene.facts import cert_label
-    from certhygiene.files import read_optional, write_atomic
+    from certhygiene.files import Output, WriteError, read_optional, write_outputs
     from certhygiene.material import read_bytes
 
     if _multi_cert_name(path):
@@ -76,37 +80,43 @@ def fix_file(path: str) -> tuple[bool, bool]:
         )
         return False, True
     try:
-        result = split_bundle(data, path)
+        outcome = chain_outcome(data, path)
     except ChainError as exc:
         print(f"{path}: cannot split: {exc}")
         return False, True
-    if result.unused:
-        names = ", ".join(cert_label(c) for c in result.unused)
-        print(f"{path}: cannot split: {names} not on the path of {cert_label(result.leaf)}; split it by hand.")
+    if outcome.unused:
+        names = ", ".join(cert_label(c) for c in outcome.unused)
+        print(f"{path}: cannot split: {names} not on the path of {cert_label(outcome.leaf)}; split it by hand.")
         return False, True
-    cert_pem = to_pem_chain([result.leaf])
-    chain_pem = to_pem_chain(result.intermediates)
+    cert_pem = to_pem_chain([outcome.leaf])
+    chain_pem = to_pem_chain(outcome.chain)
     chain_path = chain_path_for(path)
-    existing = read_optional(chain_path)
-    if result.intermediates and existing is not None and existing != chain_pem:
+    existing = read_optional(chain_path) if os.path.isfile(chain_path) else None
+    if outcome.chain and existing is not None and existing != chain_pem:
         held = {cert_label(c) for c in certificates_from_bytes(existing, chain_path)}
-        wanted = {cert_label(c) for c in result.intermediates}
+        wanted = {cert_label(c) for c in outcome.chain}
         if held != wanted:
             print(
                 f"{path}: not split: {chain_path} exists and holds other certificates; merge them by hand "
-                f"(the chain of {cert_label(result.leaf)} is {', '.join(cert_label(c) for c in result.intermediates)})."
+                f"(the chain of {cert_label(outcome.leaf)} is {', '.join(cert_label(c) for c in outcome.chain)})."
             )
             return False, True
-    if result.intermediates and existing != chain_pem:
-        write_atomic(chain_path, chain_pem)
-    if data != cert_pem:
-        mode = os.stat(path).st_mode & 0o7777
-        write_atomic(path, cert_pem, mode)
-    parts = [f"kept {cert_label(result.leaf)}"]
-    if result.intermediates:
-        parts.append(f"moved {len(result.intermediates)} intermediate(s) to {chain_path} in issuing order")
-    if result.root is not None:
-        parts.append(f"dropped the root {cert_label(result.root)} (clients trust it; it does not belong in the chain)")
+    outputs = [Output(path, cert_pem, "the bundle, rewritten to its leaf")]
+    if outcome.chain:
+        outputs.append(Output(chain_path, chain_pem, "its chain file"))
+    try:
+        # The bundle is not passed as an input: rewriting it in place is this hook's job.
+        write_outputs(outputs)
+    except WriteError as exc:
+        print(f"{path}: not split: {exc}")
+        return False, True
+    parts = [f"kept {cert_label(outcome.leaf)}"]
+    if outcome.issued_by_root:
+        parts.append(f"moved its issuing CA {cert_label(outcome.root)} to {chain_path} (that CA is the chain)")
+    elif outcome.chain:
+        parts.append(f"moved {len(outcome.chain)} intermediate(s) to {chain_path} in issuing order")
+    if outcome.root is not None and not outcome.issued_by_root:
+        parts.append(f"dropped the root {cert_label(outcome.root)} (clients trust it; it does not belong in the chain)")
     if len(certs) < len(material.certificates):
         parts.append("dropped duplicates")
     print(f"{path}: split the bundle: " + "; ".join(parts) + ". Review and stage the changes.")

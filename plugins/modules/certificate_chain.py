@@ -27,12 +27,20 @@ description:
     candidate issuers with the same subject, cross-signed intermediates, expired candidates and cycles do
     not stop it. It prefers a path that ends at a root from O(roots) with no expired certificate, then one
     that ends at any self-signed root, and uses expired candidates only as a last resort (with a warning).
-  - When O(src) holds a single certificate the chain must reach a root (self-signed, or from O(roots)), else
-    the module fails naming the missing issuer and where it looked. When O(src) is a bundle, a chain that
-    stops below the root (bundles rarely hold it) is accepted with a warning, unless a root is needed for
-    O(root_path) or O(include_root_in_chain).
-  - Files are rewritten only when their content would change, atomically, keeping their mode.
-    The result passes M(certhygiene.tls.certificate_check) (no C(chain.leaf), C(chain.order), C(chain.required)).
+  - When no issuer of a CA-signed leaf is found at all, the module fails naming the missing issuer and where it
+    looked. A chain that stops below the root (bundles rarely hold it) is accepted with a warning, unless a root
+    is needed for O(root_path) or O(include_root_in_chain).
+  - When the leaf was issued directly by a self-signed CA (no intermediate), that CA B(is) the chain and goes to
+    O(chain_path) (the deployment needs the server CA). The split is the one C(certhygiene split),
+    C(certhygiene complete) and the C(split-certificate-bundles) hook make, so the four never disagree.
+  - Files are rewritten only when their content would change, all or nothing - every new content goes to a
+    temporary file beside its target, then all are renamed; if one rename fails the others are put back, so a
+    failed task leaves every file as it was. An existing file keeps its mode; a new one gets C(0644).
+  - Nothing is lost. The module fails, changing nothing, when an output holds a private key (or an Ansible Vault
+    file), or is O(src) itself and its content would change, unless O(force=true) (then a backup copy is kept);
+    when two outputs name the same file; and when an output is a folder, a special file or in a folder that does
+    not exist. A symbolic link is written through to its target (the link stays).
+  - The result passes M(certhygiene.tls.certificate_check) (no C(chain.leaf), C(chain.order), C(chain.required)).
 author:
   - certhygiene developers (@certhygiene)
 requirements:
@@ -55,7 +63,8 @@ options:
     description:
       - The bundle or the lone certificate - a path on the managed node, or PEM content (any value
         containing C(-----BEGIN) is taken as content).
-      - A file may be PEM, DER or PKCS#7. It may be the same file as O(certificate_path) (split in place).
+      - A file may be PEM, DER or PKCS#7. It may be the same file as O(certificate_path); splitting a bundle in
+        place (which rewrites O(src)) needs O(force=true), and then a backup of O(src) is kept.
     type: str
     required: true
   certificate_path:
@@ -66,7 +75,8 @@ options:
   chain_path:
     description:
       - Where the chain goes - the intermediate certificates in issuing order (PEM), the root only with
-        O(include_root_in_chain=true). An empty file when the leaf is self-signed.
+        O(include_root_in_chain=true); the issuing CA itself when the leaf was issued directly by a self-signed
+        CA. An empty file when the leaf is self-signed.
     type: path
     required: true
   root_path:
@@ -107,6 +117,13 @@ options:
       - Keep a timestamped copy of every file the module rewrites.
     type: bool
     default: false
+  force:
+    description:
+      - Replace an output that holds a private key, or that is O(src) itself. A backup copy of such a file is
+        always kept (C(FILE.<pid>.<YYYY-MM-DD@HH:MM:SS>~), mode C(0600) for a key).
+      - Without it the module fails and changes nothing.
+    type: bool
+    default: false
 notes:
   - Private keys found in O(src) are ignored and never written, logged or returned.
 seealso:
@@ -117,6 +134,13 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Split a bundle in place (the file keeps the leaf; a backup of the bundle is kept)
+  certhygiene.tls.certificate_chain:
+    src: /etc/certs/cloud.crt
+    certificate_path: /etc/certs/cloud.crt
+    chain_path: /etc/certs/cloud-chain.pem
+    force: true
+
 - name: Split a purchased bundle (user certificate, intermediates, root) into certificate and chain
   certhygiene.tls.certificate_chain:
     src: /etc/certs/purchased-bundle.crt
@@ -206,15 +230,12 @@ files:
   type: dict
   sample: {"/etc/certs/cloud.crt": true, "/etc/certs/cloud-chain.pem": false}
 backup_files:
-  description: The backup copies made (O(backup=true)).
+  description: The backup copies made (O(backup=true), or O(force=true) replacing a key or O(src)).
   returned: success
   type: list
   elements: str
   sample: ["/etc/certs/cloud.crt.1234.2026-01-01@10:00:00~"]
 """
-
-import os
-import stat
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -275,117 +296,87 @@ def main():
         aia_timeout=dict(type="int", default=10),
         include_root_in_chain=dict(type="bool", default=False),
         backup=dict(type="bool", default=False),
+        force=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
 
-    from ..module_utils.certhygiene.chain import (
-        ChainError,
-        arrange,
-        certificates_from_bytes,
-        load_candidates,
-        to_pem_chain,
-    )
-    from ..module_utils.certhygiene.facts import cert_label, describe_certificate, is_self_signed
-    from ..module_utils.certhygiene.files import backup_file, read_optional, write_atomic
+    from ..module_utils.certhygiene.chain import ChainError, chain_outcome, load_candidates, to_pem_chain
+    from ..module_utils.certhygiene.facts import cert_label, describe_certificate
+    from ..module_utils.certhygiene.files import Output, WriteError, write_outputs
 
     params = module.params
-    outputs = [(params["certificate_path"], "certificate_path"), (params["chain_path"], "chain_path")]
-    if params["root_path"]:
-        outputs.append((params["root_path"], "root_path"))
-    seen = {}
-    for path, option in outputs:
-        real = os.path.realpath(path)
-        if real in seen:
-            module.fail_json(msg=f"{seen[real]} and {option} name the same file {path}; give each its own file.")
-        seen[real] = option
-
     data, name = read_src(module)
-    certs = certificates_from_bytes(data, name)
-    if not certs:
-        module.fail_json(msg=f"{name}: no certificate found (expected PEM, DER or PKCS#7 certificates).")
     try:
         candidates = load_candidates(params["intermediates"]) + load_candidates(params["roots"], trusted=True)
-        result = arrange(
-            certs,
+        outcome = chain_outcome(
+            data,
             name,
             candidates=candidates,
             fetch=make_fetch() if params["fetch_aia"] else None,
             timeout=float(params["aia_timeout"]),
             looked_in=list(params["intermediates"]) + list(params["roots"]),
+            include_root=params["include_root_in_chain"],
+            want_root=bool(params["root_path"]),
         )
     except ChainError as exc:
         module.fail_json(msg=f"{name}: {exc}")
 
-    warnings = []
-    bundle = len(certs) > 1
-    if not result.complete:
-        if not bundle or (len(result.path) == 1 and not is_self_signed(result.leaf)):
-            module.fail_json(msg=f"{name}: {result.incomplete_message()}")
-        if params["root_path"] or params["include_root_in_chain"]:
-            option = "root_path" if params["root_path"] else "include_root_in_chain"
-            module.fail_json(msg=f"{name}: {option} needs the root, but {result.incomplete_message()}")
-        warnings.append(
-            f"the chain ends at {cert_label(result.path[-1].cert)}; its issuer '{result.missing_issuer}' was not found (clients must trust it)"
-        )
-    elif result.root is None and (params["root_path"] or params["include_root_in_chain"]):
-        module.fail_json(
-            msg=f"{name}: no root certificate above {cert_label(result.leaf)} for root_path/include_root_in_chain (the path ends at a trusted "
-            "certificate that is not self-signed, or the leaf is self-signed)."
-        )
-    for cert in result.unused:
-        warnings.append(f"{cert_label(cert)} from {name} is not on the leaf's path; not written")
-    for cert in result.expired:
-        warnings.append(f"{cert_label(cert)} in the chain is expired or not yet valid (no valid issuer was found)")
-    if params["roots"] and result.complete and not result.trusted:
-        warnings.append(f"the chain ends at {cert_label(result.path[-1].cert)}, which is not among roots")
-    warnings.extend(result.notes)
+    warnings = list(outcome.notes)
+    if params["roots"] and outcome.complete and not outcome.trusted:
+        warnings.append(f"the chain ends at {cert_label(outcome.path[-1].cert)}, which is not among roots")
 
-    chain = result.chain(include_root=params["include_root_in_chain"])
-    wanted = [(params["certificate_path"], to_pem_chain([result.leaf])), (params["chain_path"], to_pem_chain(chain))]
+    chain = outcome.chain
+    outputs = [
+        Output(params["certificate_path"], to_pem_chain([outcome.leaf]), "certificate_path"),
+        Output(params["chain_path"], to_pem_chain(chain), "chain_path"),
+    ]
     if params["root_path"]:
-        wanted.append((params["root_path"], to_pem_chain([result.root])))
+        outputs.append(Output(params["root_path"], to_pem_chain([outcome.root]), "root_path"))
+    try:
+        written = write_outputs(
+            outputs,
+            inputs=[] if name == "src" else [name],
+            force=params["force"],
+            force_hint="force: true",
+            backup=params["backup"],
+            check_mode=module.check_mode,
+        )
+    except WriteError as exc:
+        module.fail_json(msg=str(exc))
 
     files = {}
     diffs = []
-    backups = []
-    for path, content in wanted:
-        before = read_optional(path)
-        changed = before != content
-        files[path] = changed
-        if changed:
+    for item in written.planned:
+        files[item.path] = item.changed
+        if item.changed:
             diffs.append(
-                dict(before_header=path, after_header=path, before=summarize(before), after=summarize(content))
+                dict(
+                    before_header=item.path,
+                    after_header=item.path,
+                    before=summarize(item.before),
+                    after=summarize(item.output.data),
+                )
             )
-        if changed and not module.check_mode:
-            mode = stat.S_IMODE(os.stat(path).st_mode) if before is not None else 0o644
-            if params["backup"] and before is not None:
-                backups.append(backup_file(path))
-            try:
-                write_atomic(path, content, mode)
-            except OSError as exc:
-                module.fail_json(msg=f"cannot write {path} ({exc.strerror}).")
-
-    sources = dict((id(c.cert), c.source) for c in result.path)
 
     def facts(cert):
         info = describe_certificate(cert)
-        info["source"] = sources.get(id(cert), name)
+        info["source"] = outcome.source_of(cert) or name
         return info
 
     for warning in warnings:
         module.warn(warning)
     module.exit_json(
         changed=any(files.values()),
-        certificate=describe_certificate(result.leaf),
+        certificate=describe_certificate(outcome.leaf),
         chain=[facts(cert) for cert in chain],
-        root=facts(result.root) if result.root is not None else {},
-        complete=result.complete,
-        trusted=result.trusted,
-        unused=[describe_certificate(cert) for cert in result.unused],
+        root=facts(outcome.root) if outcome.root is not None else {},
+        complete=outcome.complete,
+        trusted=outcome.trusted,
+        unused=[describe_certificate(cert) for cert in outcome.unused],
         files=files,
-        backup_files=backups,
+        backup_files=list(written.backups.values()),
         diff=diffs,
     )
 

@@ -74,21 +74,28 @@ def test_split_check_mode_diff_idempotence_and_certificate_check(pki: ThreeLevel
 
 
 def test_in_place_split_with_backup_and_root_in_chain(pki: ThreeLevel, tmp_path: Path) -> None:
+    # Splitting in place rewrites src: refused without force (was: done silently), then done with force and a backup.
     cert = tmp_path / "server.crt"
     cert.write_bytes(pem(pki.leaf, pki.intermediate, pki.root))
+    task = {
+        "certhygiene.tls.certificate_chain": {
+            "src": str(cert),
+            "certificate_path": str(cert),
+            "chain_path": str(tmp_path / "server.chain.pem"),
+            "include_root_in_chain": True,
+        },
+        "register": "r",
+    }
+    refused = run_playbook(tmp_path / "refused", play(task))
+    assert refused.failed == 1 and "is an input of this command" in refused.output, refused.output
+    assert "force: true" in refused.output and "Traceback" not in refused.output
+    assert cert.read_bytes() == pem(pki.leaf, pki.intermediate, pki.root)
+    assert not (tmp_path / "server.chain.pem").exists()
+    task["certhygiene.tls.certificate_chain"]["force"] = True
     run = run_playbook(
         tmp_path,
         play(
-            {
-                "certhygiene.tls.certificate_chain": {
-                    "src": str(cert),
-                    "certificate_path": str(cert),
-                    "chain_path": str(tmp_path / "server.chain.pem"),
-                    "include_root_in_chain": True,
-                    "backup": True,
-                },
-                "register": "r",
-            },
+            task,
             {
                 "ansible.builtin.assert": {
                     "that": ["r.backup_files | length == 1", "r.complete", "r.chain | length == 2"]

@@ -313,7 +313,6 @@ def _spec(server: dict, **kwargs) -> issue.CertSpec:
         ),
         ({"spec": {"subject_alt_names": []}}, "keep", "subject_alt_names change: remove IP:127.0.0.1"),
         ({"spec": {"kind": "client"}}, "keep", "do not make it a client certificate"),
-        ({"spec": {"key_size": 1024}}, "regenerate", "private key s.key is RSA_2048, wanted RSA_1024: regenerate it"),
         ({"regenerate_key": True}, "regenerate", "regenerate_key: replace private key s.key"),
         ({"issuer": "other"}, "keep", "not signed by the issuer other-ca.crt"),
         (
@@ -346,6 +345,17 @@ def test_what_makes_a_change(server, ca_files, other_ca, change: dict, key_actio
         assert plan.cert_action == "keep" and plan.fix_key_mode
     else:
         assert plan.cert_action == "write"
+
+
+def test_a_key_that_no_longer_fits_fails_unless_regenerate_key(server, ca_files) -> None:
+    # Was: the key was silently replaced (key_action "regenerate"). A key the user has is never replaced
+    # without regenerate_key: true.
+    with pytest.raises(issue.IssueError) as caught:
+        _decide(server, ca_files, spec=_spec(server, key_size=1024))
+    assert "private key s.key is RSA_2048, but key_type/key_size ask for RSA_1024" in str(caught.value)
+    assert "set regenerate_key: true" in str(caught.value)
+    plan = _decide(server, ca_files, spec=_spec(server, key_size=1024), regenerate_key=True)
+    assert plan.key_action == "regenerate" and plan.cert_action == "write"
 
 
 def test_a_certificate_of_another_key_is_reissued(server, ca_files) -> None:

@@ -550,3 +550,133 @@ def arrange(
     on_path = {_der(c.cert) for c in result.path}
     result.unused = [c for c in certs if _der(c) not in on_path]
     return result
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The one chain outcome
+
+
+class IncompleteChain(ChainError):
+    """No issuer of the leaf was found at all; ``result`` says where the builder looked."""
+
+    def __init__(self, message: str, result: ChainResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class NoRoot(ChainError):
+    """A root was asked for (root output, include_root) but the path does not end at a self-signed certificate."""
+
+
+@dataclass
+class ChainOutcome:
+    """What a split or a completion writes; ``certificate_chain``, ``split``, ``complete`` and the fixer all use it.
+
+    - ``leaf``: the certificate file;
+    - ``chain``: the chain file - the intermediates in issuing order; when the leaf was issued directly
+      by a self-signed CA (no intermediate), that CA *is* the chain (a deployment needs the server CA, and
+      ``chain.required`` asks for it); the root is appended only with ``include_root``;
+    - ``root``: the self-signed certificate that ends the path, for ``root_path`` / ``--root-out``;
+    - ``notes``: what the user should know (certificates left out, expired ones, a partial chain,
+      private keys found in the input and not written, AIA failures).
+    """
+
+    result: ChainResult
+    leaf: Any
+    chain: list[Any]
+    root: Any | None
+    notes: list[str] = field(default_factory=list)
+    private_keys: int = 0  # private keys found in the input (never written)
+
+    @property
+    def complete(self) -> bool:
+        return self.result.complete
+
+    @property
+    def trusted(self) -> bool:
+        return self.result.trusted
+
+    @property
+    def unused(self) -> list[Any]:
+        return self.result.unused
+
+    @property
+    def path(self) -> list[Candidate]:
+        return self.result.path
+
+    @property
+    def issued_by_root(self) -> bool:
+        """The leaf was issued directly by the self-signed root (no intermediate): the root is the chain."""
+        return self.root is not None and not self.result.intermediates
+
+    def source_of(self, cert: Any) -> str:
+        der = _der(cert)
+        for cand in self.result.path:
+            if _der(cand.cert) == der:
+                return cand.source
+        return ""
+
+
+def chain_outcome(
+    data: bytes,
+    source: str = "the bundle",
+    *,
+    candidates: Sequence[Candidate] = (),
+    fetch: Fetcher | None = None,
+    timeout: float = AIA_TIMEOUT,
+    max_bytes: int = AIA_MAX_BYTES,
+    looked_in: Sequence[str] = (),
+    include_root: bool = False,
+    want_root: bool = False,
+    now: datetime.datetime | None = None,
+) -> ChainOutcome:
+    """The leaf, chain and root of ``data`` (a bundle or a lone certificate), completed from ``candidates`` and AIA.
+
+    Raises ``ChainError`` when ``data`` holds no certificate or no single leaf, ``IncompleteChain`` when no
+    issuer of a CA-signed leaf was found at all, and ``ChainError`` when ``want_root`` (or ``include_root``)
+    asks for a root the path does not end at. A path that stops below the root (a bundle without its root)
+    is accepted, with a note: its chain is what a deployment needs.
+    """
+    material = read_bytes(data, source)
+    result = arrange(
+        certificates_from_bytes(data, source),
+        source,
+        candidates=candidates,
+        fetch=fetch,
+        timeout=timeout,
+        max_bytes=max_bytes,
+        now=now,
+        looked_in=looked_in,
+    )
+    leaf = result.leaf
+    if len(result.path) == 1 and not facts.is_self_signed(leaf):
+        raise IncompleteChain(result.incomplete_message(), result)
+    root = result.root
+    if (want_root or include_root) and root is None:
+        if not result.complete:
+            raise NoRoot(f"the root is needed, but {result.incomplete_message()}")
+        raise NoRoot(
+            f"no root (self-signed) certificate above {facts.cert_label(result.path[-1].cert)} "
+            "(the path ends at a trusted certificate that is not self-signed, or the leaf is self-signed)"
+        )
+    chain = list(result.intermediates)
+    if root is not None and (not chain or include_root):
+        chain.append(root)
+    notes: list[str] = []
+    if not result.complete:
+        notes.append(
+            f"the chain ends at {facts.cert_label(result.path[-1].cert)}; its issuer '{result.missing_issuer}' "
+            "was not found (clients must trust it)"
+        )
+    for cert in result.unused:
+        notes.append(f"{facts.cert_label(cert)} from {source} is not on the leaf's path; not written")
+    for cert in result.expired:
+        notes.append(f"{facts.cert_label(cert)} in the chain is expired or not yet valid (no valid issuer was found)")
+    keys = len(material.private_keys)
+    if keys:
+        notes.append(
+            f"{source} also holds {keys} private key(s); not written to any output. Keep the key in its own "
+            "file (mode 0600)"
+        )
+    notes.extend(result.notes)
+    return ChainOutcome(result, leaf, chain, root, notes, keys)

@@ -23,7 +23,7 @@ from typing import Any
 
 from ._crypto import ExtendedKeyUsageOID, ExtensionOID, NameOID, ec, hashes, rsa, serialization, x509
 from .facts import KeyInfo, colon_hex, is_fqdn_or_ip, is_signed_by, key_info, public_key_der, sha256_fingerprint
-from .files import KEY_MODE, PUBLIC_MODE, backup_file, write_atomic
+from .files import KEY_MODE, Output, WriteError, write_outputs
 from .material import read_bytes
 from .policy import Policy
 
@@ -686,18 +686,21 @@ def decide(
             changes.append(f"regenerate_key: replace private key {key_name} with a new {spec.key.label} key")
             key = None
         else:
+            # A key the user has is never replaced behind their back: only regenerate_key (with a backup) does.
             info = key_info(key.public_key())
             refusal = key_refusal(info, policy)
             if info != spec.key.info:
-                key_action = "regenerate"
-                changes.append(f"private key {key_name} is {info.name}, wanted {spec.key.info.name}: regenerate it")
-                key = None
-            elif refusal:
-                key_action = "regenerate"
-                changes.append(f"private key {key_name}: {refusal}: regenerate it")
-                key = None
-            else:
-                key_action = "keep"
+                raise IssueError(
+                    f"private key {key_name} is {info.name}, but key_type/key_size ask for {spec.key.info.name}. "
+                    "It is left untouched: set regenerate_key: true to replace it (a backup copy is kept), "
+                    "or point private_key_path at a new file"
+                )
+            if refusal:
+                raise IssueError(
+                    f"private key {key_name}: {refusal}. It is left untouched: set regenerate_key: true to replace "
+                    "it with a key the policy allows (a backup copy is kept), or choose a profile that allows it"
+                )
+            key_action = "keep"
     fix_key_mode = False
     if key_action == "keep" and key_mode is not None and (key_mode & 0o7777) != KEY_MODE:
         fix_key_mode = True
@@ -919,23 +922,32 @@ def apply_plan(
     key = plan.key
     cert = plan.certificate
     if not check_mode:
-        for path in (target.key_path, target.path, target.csr_path):
-            folder = os.path.dirname(os.path.abspath(path)) if path is not None else None
-            if folder is not None and not os.path.isdir(folder):
-                raise IssueError(f"the folder {folder} (for {path}) does not exist: create it first")
+        outputs: list[Output] = []
+        labels: dict[str, str] = {}
         if plan.needs_new_key:
             key = new_key if new_key is not None else generate_key(spec.key)
-            _write(target.key_path, private_key_pem(key), KEY_MODE, backup, backups, "private_key")
-        elif plan.fix_key_mode:
-            os.chmod(target.key_path, KEY_MODE)
+            # Replacing an existing key is what regenerate_key asked for; write_outputs keeps a 0600 backup of it.
+            outputs.append(
+                Output(target.key_path, private_key_pem(key), "private_key_path", private=True, replace=True)
+            )
+            labels[target.key_path] = "private_key"
         if plan.cert_action == "write" and target.path is not None:
             cert = build_certificate(spec, key, issuer, now)
-            _write(
-                target.path, cert.public_bytes(serialization.Encoding.PEM), PUBLIC_MODE, backup, backups, "certificate"
-            )
+            outputs.append(Output(target.path, cert.public_bytes(serialization.Encoding.PEM), "path"))
+            labels[target.path] = "certificate"
         if plan.csr_action == "write" and target.csr_path is not None:
             csr = build_csr(spec, key)
-            _write(target.csr_path, csr.public_bytes(serialization.Encoding.PEM), PUBLIC_MODE, backup, backups, "csr")
+            outputs.append(Output(target.csr_path, csr.public_bytes(serialization.Encoding.PEM), "csr_path"))
+            labels[target.csr_path] = "csr"
+        inputs = [issuer.name] if issuer is not None and os.path.isfile(issuer.name) else []
+        try:
+            written = write_outputs(outputs, inputs=inputs, force_hint="", backup=backup)
+        except WriteError as exc:
+            raise IssueError(str(exc)) from None
+        for path, copy in written.backups.items():
+            backups[labels[path]] = copy
+        if plan.fix_key_mode and not plan.needs_new_key:
+            os.chmod(target.key_path, KEY_MODE)
     if check_mode or cert is None:
         after = predicted_summary(spec, plan, issuer, now)
     else:
@@ -978,16 +990,6 @@ def apply_plan(
         plan.key_action, "(none)"
     )
     return Outcome(target, plan, plan.changed, result, before, after_view)
-
-
-def _write(path: str, data: bytes, mode: int, backup: bool, backups: dict[str, str], label: str) -> None:
-    if backup and os.path.exists(path):
-        copy = backup_file(path)
-        if copy is not None:
-            if label == "private_key":
-                os.chmod(copy, KEY_MODE)
-            backups[label] = copy
-    write_atomic(path, data, mode)
 
 
 def manage(
