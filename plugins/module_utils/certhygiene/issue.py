@@ -689,16 +689,16 @@ def decide(
             # A key the user has is never replaced behind their back: only regenerate_key (with a backup) does.
             info = key_info(key.public_key())
             refusal = key_refusal(info, policy)
+            if refusal:
+                raise IssueError(
+                    f"private key {key_name}: {refusal}. It is left untouched: set regenerate_key: true to replace "
+                    "it with a key the policy allows (a backup copy is kept), or choose a profile that allows it"
+                )
             if info != spec.key.info:
                 raise IssueError(
                     f"private key {key_name} is {info.name}, but key_type/key_size ask for {spec.key.info.name}. "
                     "It is left untouched: set regenerate_key: true to replace it (a backup copy is kept), "
                     "or point private_key_path at a new file"
-                )
-            if refusal:
-                raise IssueError(
-                    f"private key {key_name}: {refusal}. It is left untouched: set regenerate_key: true to replace "
-                    "it with a key the policy allows (a backup copy is kept), or choose a profile that allows it"
                 )
             key_action = "keep"
     fix_key_mode = False
