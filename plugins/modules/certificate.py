@@ -25,11 +25,14 @@ description:
   - Idempotent. A second run changes nothing. The certificate is issued again when its subject,
     subjectAltNames, kind, key or issuer no longer match the options, when the policy no longer accepts it,
     or when fewer than O(renew_before_days) days (or the policy's minimum remaining validity) are left.
-    The existing private key is kept unless it no longer fits (another type or size, or refused by the policy)
-    or O(regenerate_key=true).
-  - An existing private key file that cannot be read (encrypted, damaged, not a key) makes the module fail;
-    the file is never overwritten unless O(regenerate_key=true).
-  - Files are written atomically; the private key gets mode C(0600), certificates and requests C(0644).
+  - An existing private key is never replaced without O(regenerate_key=true). A key that no longer fits the
+    options (another type or size), one the policy no longer allows (for example RSA 4096, or EC under the
+    V(seed) profile), and a key file that cannot be read (encrypted, damaged, not a key) make the module fail,
+    changing nothing, with a message saying how to proceed. With O(regenerate_key=true) the old key is
+    always copied first (C(FILE.<pid>.<YYYY-MM-DD@HH:MM:SS>~), mode C(0600)), with or without O(backup).
+  - Files are written all or nothing and atomically (temporary files beside their targets, then renames; a
+    failed write changes no file); the private key gets mode C(0600), certificates and requests C(0644). The
+    certificate and the request are never written over a private key or the issuer's files.
     The private key is written unencrypted in the traditional PEM format (C(BEGIN RSA PRIVATE KEY) or
     C(BEGIN EC PRIVATE KEY)), the format the deployment documentation shows.
   - Private key content never appears in results, diffs, logs or error messages.
@@ -158,7 +161,8 @@ options:
   regenerate_key:
     description:
       - Replace the private key with a new one (and issue the certificate again) even when the existing key
-        fits. Also the only way to replace an existing key file that cannot be read.
+        fits. The only way to replace an existing key - one that no longer fits the options or the policy, or a
+        key file that cannot be read. A backup copy of the old key is always kept (mode C(0600)).
       - Every run replaces the key while this is V(true); set it for one run only.
     type: bool
     default: false

@@ -18,7 +18,8 @@ description:
     a random serial.
   - Idempotent, name by name, with the same rules as M(certhygiene.tls.certificate). A certificate is issued
     again when its subject, key, issuer or extensions no longer match, or when fewer than O(renew_before_days)
-    days are left; the existing key is kept unless it no longer fits or O(regenerate_key=true).
+    days are left. An existing key is never replaced without O(regenerate_key=true) (a key that no longer fits
+    the options or the policy fails the task; with O(regenerate_key=true) a 0600 backup of it is kept).
     Files of names that are not listed are left alone.
   - Key type and size are checked against the policy (O(profile)) before anything is made.
   - An existing key file that cannot be read makes the module fail without touching any file.
