@@ -201,3 +201,39 @@ def test_certificate_write_failure_writes_neither_key_nor_certificate(tmp_path: 
     assert f"cannot write {work / 'certs' / 'new.crt'} (path)" in run.output and "nothing was changed" in run.output
     assert "Traceback" not in run.output
     assert files_in(work) == {}  # the key was not left without its certificate
+
+
+def test_client_certificates_never_replace_a_key_without_regenerate_key(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    (work / "clients").mkdir(parents=True)
+    old = key_pem(key("rsa", 4096, 84), "pkcs1")
+    (work / "clients" / "dev-2.key").write_bytes(old)
+    (work / "clients" / "dev-2.key").chmod(0o600)
+    ca = cert_task(work, "fleet")
+    del ca["ignore_errors"]
+    clients = {
+        "name": "clients",
+        "certhygiene.tls.client_certificates": {
+            "names": ["dev-1", "dev-2"],
+            "dir": str(work / "clients"),
+            "ca_certificate_path": str(work / "fleet.crt"),
+            "ca_key_path": str(work / "fleet.key"),
+        },
+        "ignore_errors": True,
+    }
+    refused = run_playbook(tmp_path / "refused", play(ca, clients))
+    output = refused.output
+    assert refused.returncode == 0 and "...ignoring" in output, output[-3000:]
+    assert f"private key {work / 'clients' / 'dev-2.key'}: RSA_4096 is not allowed by policy 'seed'" in output
+    assert "set regenerate_key: true" in output and "Traceback" not in output
+    # Planning fails before anything is written: no client gets files, the key is untouched.
+    assert sorted(p.name for p in (work / "clients").iterdir()) == ["dev-2.key"]
+    assert (work / "clients" / "dev-2.key").read_bytes() == old
+
+    clients["certhygiene.tls.client_certificates"]["regenerate_key"] = True
+    del clients["ignore_errors"]
+    regenerated = run_playbook(tmp_path / "regenerated", play(ca, clients))
+    assert regenerated.returncode == 0, regenerated.output[-3000:]
+    copies = list((work / "clients").glob("dev-2.key.*~"))
+    assert len(copies) == 1 and copies[0].read_bytes() == old and stat.S_IMODE(copies[0].stat().st_mode) == 0o600
+    assert (work / "clients" / "dev-2.key").read_bytes() != old
