@@ -47,6 +47,9 @@ def register(subparsers: Any) -> None:
         help=f"decrypt Ansible Vault files in memory with this password (default: ${VAULT_ENV}); "
         "without it vault files are skipped",
     )
+    from certhygiene.hooks._common import add_max_file_size
+
+    add_max_file_size(parser)
     parser.set_defaults(func=run)
 
 
@@ -79,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
 
     root = repository_root()
     try:
-        policy = load_policy(profile=args.profile, path=args.policy, root=root)
+        policy = load_policy(
+            profile=args.profile, path=args.policy, root=root, overrides={"max_file_size": args.max_file_size}
+        )
     except PolicyError as exc:
         return _usage_error(str(exc))
     password = None

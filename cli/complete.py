@@ -38,7 +38,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--no-aia", action="store_true", help="do not download issuers from AIA caIssuers URLs")
     parser.add_argument("--include-root", action="store_true", help="append the root to the chain file")
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per AIA download (default 10)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="the most one AIA download may take in all (default 10); the downloads of a run stop after 3 times that",
+    )
     add_force(parser)
     parser.set_defaults(func=run)
 

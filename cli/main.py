@@ -45,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The first argument names the subcommand: import only its module (the others import what they need at
     # startup, e.g. the sandbox its logging and threading). Anything else (--help, a typo) gets every subcommand.
     chosen = arguments[0] if arguments and arguments[0] in SUBCOMMANDS else None
+    from certhygiene.findings import prepare_console
+
+    prepare_console()
     parser = build_parser(only=chosen)
     args = parser.parse_args(arguments)
     try:
@@ -53,6 +56,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except Exception as exc:  # the last resort: every known failure has its own message; never a traceback
+        from certhygiene.findings import safe_text
+
+        detail = safe_text(str(exc).splitlines()[0][:200] if str(exc) else "")
+        print(
+            f"certhygiene {args.command}: unexpected error ({type(exc).__name__}: {detail}); "
+            "nothing more was done. Please report this with the command that caused it.",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

@@ -46,11 +46,13 @@ def _password(args: argparse.Namespace) -> str | None:
             raise ValueError(f"--password-env {args.password_env}: the variable is not set")
         return value
     if args.password_file:
+        from certhygiene.inputs import PASSWORD_MAX_BYTES, InputError, read_regular
+
         try:
-            with open(args.password_file, encoding="utf-8") as handle:
-                return handle.readline().rstrip("\r\n")
-        except OSError as exc:
-            raise ValueError(f"--password-file {args.password_file}: {exc.strerror}") from None
+            data = read_regular(args.password_file, PASSWORD_MAX_BYTES)
+        except InputError as exc:
+            raise ValueError(f"--password-file {args.password_file}: {exc.reason}") from None
+        return data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
     if args.password_prompt:
         return getpass.getpass("MQTT password: ")
     return os.environ.get("CERTHYGIENE_MQTT_PASSWORD")

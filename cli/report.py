@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
-MAX_FILE_SIZE = 4 * 1024 * 1024  # certificate files are small; larger files are not read
 STATUSES = ("expired", "expiring", "ok")
 
 
@@ -78,6 +77,9 @@ def register(subparsers: Any) -> None:
         choices=("expired", "expiring"),
         help="exit 1 when a certificate is expired (or expiring, which includes expired)",
     )
+    from certhygiene.hooks._common import add_max_file_size
+
+    add_max_file_size(parser)
     parser.set_defaults(func=run)
 
 
@@ -86,10 +88,11 @@ def run(args: argparse.Namespace) -> int:
     if warn_days is not None and warn_days < 0:
         print("certhygiene report: --warn-days must be 0 or more", file=sys.stderr)
         return 2
+    policy = _policy(args.policy, args.profile, args.max_file_size)
+    if policy is None:
+        return 2
     if warn_days is None:
-        warn_days = _policy_min_days(args.policy, args.profile)
-        if warn_days is None:
-            return 2
+        warn_days = int(policy.min_days_left)
     password: bytes | None = None
     if args.vault_password_file:
         password = _read_password(args.vault_password_file)
@@ -99,9 +102,11 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"certhygiene report: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    rows, skipped = collect(args.paths, warn_days=warn_days, vault_password=password)
+    rows, skipped = collect(args.paths, warn_days=warn_days, vault_password=password, max_bytes=policy.max_file_size)
     if args.format == "json":
-        print(json.dumps(as_json(rows, skipped, warn_days), indent=2))
+        from certhygiene.report import safe_strings
+
+        print(json.dumps(safe_strings(as_json(rows, skipped, warn_days)), indent=2))
     else:
         print(render_table(rows, skipped, warn_days))
     if args.fail_on:
@@ -117,8 +122,13 @@ def collect(
     warn_days: int,
     vault_password: bytes | None = None,
     now: datetime.datetime | None = None,
+    max_bytes: int | None = None,
 ) -> tuple[list[Row], list[Skipped]]:
-    """Every certificate under ``paths`` (sorted by days left, then path and line) and the files skipped."""
+    """Every certificate under ``paths`` (sorted by days left, then path and line) and the files skipped.
+
+    Only regular files are read, each up to ``max_bytes`` (default: 16 MiB); a FIFO, a device or a larger file
+    is listed as skipped with the reason, never read."""
+    from certhygiene.inputs import DEFAULT_MAX_BYTES, InputError, read_regular
     from certhygiene.material import read_bytes
 
     now = now or datetime.datetime.now(datetime.timezone.utc)
@@ -127,12 +137,9 @@ def collect(
     for path in iter_files(paths):
         shown = _display(path)
         try:
-            if os.path.getsize(path) > MAX_FILE_SIZE:
-                continue
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            skipped.append(Skipped(shown, f"cannot read the file ({exc.strerror})"))
+            data = read_regular(path, max_bytes or DEFAULT_MAX_BYTES)
+        except InputError as exc:
+            skipped.append(Skipped(shown, exc.reason))
             continue
         material = read_bytes(data, shown)
         vaulted = False
@@ -154,7 +161,11 @@ def collect(
             skipped.append(Skipped(shown, "PKCS#12 file: its certificates are not read (convert it to PEM)"))
             continue
         for block in material.certificates:
-            rows.append(_row(shown, block.start_line, block.certificate, warn_days, vaulted, now))
+            row = _row(shown, block.start_line, block.certificate, warn_days, vaulted, now)
+            if isinstance(row, str):
+                skipped.append(Skipped(f"{shown}:{block.start_line}", row))
+            else:
+                rows.append(row)
     rows.sort(key=lambda row: (row.days_left, row.path, row.line))
     skipped.sort(key=lambda entry: entry.path)
     return rows, skipped
@@ -187,14 +198,16 @@ def as_json(rows: Sequence[Row], skipped: Sequence[Skipped], warn_days: int) -> 
 
 
 def render_table(rows: Sequence[Row], skipped: Sequence[Skipped], warn_days: int) -> str:
+    from certhygiene.findings import safe_text
+
     header = ("DAYS", "STATUS", "NOT AFTER", "PATH", "SUBJECT", "SERIAL")
     body = [
         (
             str(row.days_left),
             row.status,
             row.not_after[:19].replace("T", " "),
-            f"{row.path}:{row.line}" + (" (vault)" if row.vault else ""),
-            row.subject,
+            safe_text(f"{row.path}:{row.line}" + (" (vault)" if row.vault else "")),
+            safe_text(row.subject),
             row.serial,
         )
         for row in rows
@@ -211,7 +224,7 @@ def render_table(rows: Sequence[Row], skipped: Sequence[Skipped], warn_days: int
     else:
         lines.append("no certificates found")
     for entry in skipped:
-        lines.append(f"skipped: {entry.path}: {entry.reason}")
+        lines.append(safe_text(f"skipped: {entry.path}: {entry.reason}"))
     counts = {status: sum(1 for row in rows if row.status == status) for status in STATUSES}
     lines.append(
         f"{len(rows)} certificate(s): {counts['expired']} expired, {counts['expiring']} expiring "
@@ -220,24 +233,30 @@ def render_table(rows: Sequence[Row], skipped: Sequence[Skipped], warn_days: int
     return "\n".join(lines)
 
 
-def _row(path: str, line: int, cert: Any, warn_days: int, vaulted: bool, now: datetime.datetime) -> Row:
+def _row(path: str, line: int, cert: Any, warn_days: int, vaulted: bool, now: datetime.datetime) -> Row | str:
+    """The row of one certificate, or why it has none (a field cryptography cannot parse: a malformed subject,
+    a duplicate extension); such a certificate is listed as skipped, the report goes on."""
     from certhygiene.facts import days_left, is_ca, not_after, not_before, serial_text, subject_text
 
-    expires = not_after(cert)
-    left = days_left(cert, now)
-    return Row(
-        path=path,
-        line=line,
-        subject=subject_text(cert),
-        serial=serial_text(cert),
-        issuer=str(cert.issuer.rfc4514_string()),
-        not_before=not_before(cert).isoformat(),
-        not_after=expires.isoformat(),
-        days_left=left,
-        status=status_of(left, expires <= now, warn_days),
-        is_ca=is_ca(cert),
-        vault=vaulted,
-    )
+    try:
+        expires = not_after(cert)
+        left = days_left(cert, now)
+        return Row(
+            path=path,
+            line=line,
+            subject=subject_text(cert),
+            serial=serial_text(cert),
+            issuer=str(cert.issuer.rfc4514_string()),
+            not_before=not_before(cert).isoformat(),
+            not_after=expires.isoformat(),
+            days_left=left,
+            status=status_of(left, expires <= now, warn_days),
+            is_ca=is_ca(cert),
+            vault=vaulted,
+        )
+    except Exception as exc:  # whatever cryptography raises on a malformed field
+        detail = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        return f"the certificate cannot be read ({detail}); check it with: certhygiene check {path}"
 
 
 def _display(path: str) -> str:
@@ -246,15 +265,14 @@ def _display(path: str) -> str:
     return shown
 
 
-def _policy_min_days(path: str | None, profile: str | None) -> int | None:
+def _policy(path: str | None, profile: str | None, max_file_size: int | None) -> Any:
     from certhygiene.policy import PolicyError, load_policy
 
     try:
-        policy = load_policy(profile=profile, path=path, root=os.getcwd())
+        return load_policy(profile=profile, path=path, root=os.getcwd(), overrides={"max_file_size": max_file_size})
     except PolicyError as exc:
         print(f"certhygiene report: {exc}", file=sys.stderr)
         return None
-    return int(policy.min_days_left)
 
 
 def _read_password(path: str) -> bytes | None:

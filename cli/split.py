@@ -50,11 +50,14 @@ def add_force(parser: argparse.ArgumentParser) -> None:
 
 
 def read_input(path: str, prog: str) -> bytes | None:
+    """The bytes of the input file (a regular file, at most 16 MiB), or None after saying why not."""
+    from certhygiene.findings import safe_text
+    from certhygiene.inputs import InputError, read_regular
+
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        print(f"certhygiene {prog}: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return read_regular(path)
+    except InputError as exc:
+        print(safe_text(f"certhygiene {prog}: cannot read {path}: {exc.reason}"), file=sys.stderr)
         return None
 
 

@@ -44,7 +44,28 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--fail-on", choices=("error", "warning"), default="error", help="lowest severity that fails the hook"
     )
+    add_max_file_size(parser)
     return parser
+
+
+def size_argument(value: str) -> int:
+    """argparse type of ``--max-file-size``: ``16M``, ``512k``, a number of bytes."""
+    from certhygiene.inputs import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_max_file_size(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-file-size",
+        type=size_argument,
+        metavar="SIZE",
+        help="files larger than this are not read, and say so (e.g. 512k, 16M; default: the policy's "
+        "max_file_size, 16M)",
+    )
 
 
 def run_hook(
@@ -55,12 +76,15 @@ def run_hook(
     rules: Collection[str] | None,
 ) -> int:
     """Parse the hook's options, check the files with ``rules`` (None: the whole policy), print, return the exit code."""
+    from certhygiene.findings import prepare_console, safe_text
+
+    prepare_console()
     args = build_parser(prog, description).parse_args(argv)
     if not args.filenames:
         return 0
     from certhygiene.check import check_paths
 
-    policy = load_policy_or_none(args.policy, args.profile, prog)
+    policy = load_policy_or_none(args.policy, args.profile, prog, args.max_file_size)
     if policy is None:
         return 2
     password: bytes | None = None
@@ -82,19 +106,22 @@ def run_hook(
     for finding in report.findings:
         print(finding.text())
     for path, reason in report.skipped:
-        print(f"{path}: skipped: {reason}" + (VAULT_TIP if "no vault password" in reason else ""))
+        print(safe_text(f"{path}: skipped: {reason}") + (VAULT_TIP if "no vault password" in reason else ""))
     failed = report.failed(args.fail_on)
     if report.findings:
         print(f"{prog}: {len(report.errors)} error(s), {len(report.warnings)} warning(s) (profile {report.profile})")
     return 1 if failed else 0
 
 
-def load_policy_or_none(path: str | None, profile: str | None, prog: str) -> Policy | None:
-    """The policy, or None after printing why it cannot be loaded (the caller exits 2)."""
+def load_policy_or_none(
+    path: str | None, profile: str | None, prog: str, max_file_size: int | None = None
+) -> Policy | None:
+    """The policy, or None after printing why it cannot be loaded (the caller exits 2).
+    ``max_file_size`` (``--max-file-size``) wins over the policy file's."""
     from certhygiene.policy import PolicyError, load_policy
 
     try:
-        return load_policy(profile=profile, path=path, root=os.getcwd())
+        return load_policy(profile=profile, path=path, root=os.getcwd(), overrides={"max_file_size": max_file_size})
     except PolicyError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return None
@@ -104,12 +131,20 @@ def read_vault_password(path: str, prog: str) -> bytes | None:
     """An Ansible vault password file: its first line, or the output of the file when it is executable."""
     import subprocess
 
+    from certhygiene.inputs import PASSWORD_MAX_BYTES, InputError, read_regular
+
     try:
         if os.access(path, os.X_OK) and not os.path.isdir(path):
             data = subprocess.run([os.path.abspath(path)], capture_output=True, check=True, timeout=60).stdout
         else:
-            with open(path, "rb") as handle:
-                data = handle.read()
+            data = read_regular(path, PASSWORD_MAX_BYTES)
+    except InputError as exc:
+        print(
+            f"{prog}: cannot read the vault password file {path}: {exc.reason}. "
+            f"Fix --vault-password-file or ${VAULT_ENV}.",
+            file=sys.stderr,
+        )
+        return None
     except (OSError, subprocess.SubprocessError) as exc:
         print(
             f"{prog}: cannot read the vault password file {path} ({exc.__class__.__name__}). "

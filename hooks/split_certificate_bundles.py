@@ -22,10 +22,14 @@ other certificates. Files named as chain or full-chain files (``*chain*``, ``*bu
 from __future__ import annotations
 
 import argparse
+import errno
 import fnmatch
 import os
 import sys
 from collections.abc import Sequence
+
+from certhygiene.findings import prepare_console, safe_text
+from certhygiene.hooks._common import add_max_file_size
 
 PROG = "split-certificate-bundles"
 CHAIN_SUFFIX = ".chain.pem"
@@ -55,17 +59,40 @@ def _multi_cert_name(path: str) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
-def fix_file(path: str) -> tuple[bool, bool]:
+def say(text: str) -> None:
+    """Print one line; a file name with a newline or an escape sequence is shown escaped."""
+    print(safe_text(text))
+
+
+def _read(path: str, max_bytes: int) -> bytes | str | None:
+    """The bytes of ``path``; None when it does not exist; a sentence when it cannot be read (a FIFO, a device,
+    a file over the size limit: never read)."""
+    from certhygiene.inputs import InputError, Unreadable, read_regular
+
+    try:
+        return read_regular(path, max_bytes)
+    except Unreadable as exc:
+        return None if exc.errno == errno.ENOENT else exc.reason
+    except InputError as exc:
+        return exc.reason
+
+
+def fix_file(path: str, max_bytes: int | None = None) -> tuple[bool, bool]:
     """Split ``path`` if it is a bundle. Returns (changed, failed); prints what it did or why not."""
     from certhygiene.chain import ChainError, certificates_from_bytes, chain_outcome, dedupe, to_pem_chain
     from certhygiene.facts import cert_label
-    from certhygiene.files import Output, WriteError, read_optional, write_outputs
+    from certhygiene.files import Output, WriteError, write_outputs
+    from certhygiene.inputs import DEFAULT_MAX_BYTES
     from certhygiene.material import read_bytes
 
+    limit = max_bytes or DEFAULT_MAX_BYTES
     if _multi_cert_name(path):
         return False, False
-    data = read_optional(path)
+    data = _read(path, limit)
     if data is None:
+        return False, False
+    if isinstance(data, str):
+        say(f"{path}: skipped: {data}")
         return False, False
     material = read_bytes(data, path)
     if material.form != "pem":
@@ -74,7 +101,7 @@ def fix_file(path: str) -> tuple[bool, bool]:
     if len(material.certificates) < 2:
         return False, False
     if material.has_private_key:
-        print(
+        say(
             f"{path}: holds a private key and {len(certs)} certificates; not rewritten. Move the key to its own "
             f"file, then run the hook again (or: certhygiene split {path} --cert-out ... --chain-out ...)."
         )
@@ -82,21 +109,24 @@ def fix_file(path: str) -> tuple[bool, bool]:
     try:
         outcome = chain_outcome(data, path)
     except ChainError as exc:
-        print(f"{path}: cannot split: {exc}")
+        say(f"{path}: cannot split: {exc}")
         return False, True
     if outcome.unused:
         names = ", ".join(cert_label(c) for c in outcome.unused)
-        print(f"{path}: cannot split: {names} not on the path of {cert_label(outcome.leaf)}; split it by hand.")
+        say(f"{path}: cannot split: {names} not on the path of {cert_label(outcome.leaf)}; split it by hand.")
         return False, True
     cert_pem = to_pem_chain([outcome.leaf])
     chain_pem = to_pem_chain(outcome.chain)
     chain_path = chain_path_for(path)
-    existing = read_optional(chain_path) if os.path.isfile(chain_path) else None
+    existing = _read(chain_path, limit)
+    if isinstance(existing, str):
+        say(f"{path}: not split: {chain_path} cannot be read: {existing}.")
+        return False, True
     if outcome.chain and existing is not None and existing != chain_pem:
-        held = {cert_label(c) for c in certificates_from_bytes(existing, chain_path)}
+        held = {cert_label(c) for c in certificates_from_bytes(existing, chain_path, [])}
         wanted = {cert_label(c) for c in outcome.chain}
         if held != wanted:
-            print(
+            say(
                 f"{path}: not split: {chain_path} exists and holds other certificates; merge them by hand "
                 f"(the chain of {cert_label(outcome.leaf)} is {', '.join(cert_label(c) for c in outcome.chain)})."
             )
@@ -108,7 +138,7 @@ def fix_file(path: str) -> tuple[bool, bool]:
         # The bundle is not passed as an input: rewriting it in place is this hook's job.
         write_outputs(outputs)
     except WriteError as exc:
-        print(f"{path}: not split: {exc}")
+        say(f"{path}: not split: {exc}")
         return False, True
     parts = [f"kept {cert_label(outcome.leaf)}"]
     if outcome.issued_by_root:
@@ -119,17 +149,19 @@ def fix_file(path: str) -> tuple[bool, bool]:
         parts.append(f"dropped the root {cert_label(outcome.root)} (clients trust it; it does not belong in the chain)")
     if len(certs) < len(material.certificates):
         parts.append("dropped duplicates")
-    print(f"{path}: split the bundle: " + "; ".join(parts) + ". Review and stage the changes.")
+    say(f"{path}: split the bundle: " + "; ".join(parts) + ". Review and stage the changes.")
     return True, False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("filenames", nargs="*", metavar="FILE", help="files to fix (pre-commit passes them)")
+    add_max_file_size(parser)
+    prepare_console()
     args = parser.parse_args(argv)
     status = 0
     for path in args.filenames:
-        changed, failed = fix_file(path)
+        changed, failed = fix_file(path, args.max_file_size)
         if changed or failed:
             status = 1
     return status

@@ -26,6 +26,6 @@ options:
   policy_overrides:
     description:
       - Policy settings that override the profile and the policy file, in the policy file's format
-        (for example C(allowed_keys), C(min_days_left), C(severity) or C(ignore)).
+        (for example C(allowed_keys), C(min_days_left), C(max_file_size), C(severity) or C(ignore)).
     type: dict
 """

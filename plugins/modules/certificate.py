@@ -341,6 +341,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
+from ..module_utils.module_inputs import quiet_library_warnings, read_path
 from ..module_utils.module_policy import POLICY_ARGS, load_module_policy
 
 
@@ -352,12 +353,7 @@ def read_source(module, content_option, path_option, what):
         return to_bytes(content), content_option
     if path is None:
         return None, None
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(), path
-    except OSError as exc:
-        module.fail_json(msg=f"{path_option}: cannot read the {what} {path} ({exc.strerror})")
-    return None, None  # not reached
+    return read_path(module, path_option, path, f"Give the path of the {what}."), path
 
 
 def load_issuer(module, issue):
@@ -379,6 +375,7 @@ def load_issuer(module, issue):
 
 
 def main():
+    quiet_library_warnings()
     argument_spec = dict(
         path=dict(type="path"),
         private_key_path=dict(type="path", required=True, no_log=False),

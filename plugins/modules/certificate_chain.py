@@ -240,6 +240,7 @@ backup_files:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
+from ..module_utils.module_inputs import quiet_library_warnings, read_path
 
 
 def read_src(module):
@@ -248,14 +249,7 @@ def read_src(module):
     if "-----BEGIN" in src:
         return src.encode("utf-8"), "src"
     path = src
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(), path
-    except OSError as exc:
-        module.fail_json(
-            msg=f"src: cannot read {path} ({exc.strerror}). Give the path of the bundle or certificate, or its PEM content."
-        )
-    return None, None  # not reached
+    return read_path(module, "src", path, "Give the path of the bundle or certificate, or its PEM content."), path
 
 
 def make_fetch():
@@ -278,13 +272,14 @@ def summarize(data):
 
     if data is None:
         return ""
-    certs = certificates_from_bytes(data)
+    certs = certificates_from_bytes(data, problems=[])  # a summary for a diff: what cannot be read is left out
     if not certs:
         return f"({len(data)} bytes, no certificate)\n" if data else ""
     return "".join(summary(cert) + "\n" for cert in certs)
 
 
 def main():
+    quiet_library_warnings()
     argument_spec = dict(
         src=dict(type="str", required=True),
         certificate_path=dict(type="path", required=True),

@@ -266,6 +266,7 @@ policy:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
+from ..module_utils.module_inputs import quiet_library_warnings, read_path
 from ..module_utils.module_policy import POLICY_ARGS, load_module_policy
 
 # The items the module checks: (option name, argument of the engine's check_material).
@@ -277,7 +278,7 @@ ITEMS = (
 )
 
 
-def read_item(module, option):
+def read_item(module, option, max_bytes):
     """The bytes and display name of one item, from its content or its path option; (None, None) when absent."""
     content = module.params[option]
     path = module.params[option + "_path"]
@@ -285,15 +286,8 @@ def read_item(module, option):
         return content.encode("utf-8"), option
     if path is None:
         return None, None
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(), path
-    except OSError as exc:
-        module.fail_json(
-            msg=f"{option}_path: cannot read {path} ({exc.strerror}). "
-            f"Fix the path in {option}_path, or give the content in {option}."
-        )
-    return None, None  # not reached
+    fix = f"Fix the path in {option}_path, or give the content in {option}."
+    return read_path(module, f"{option}_path", path, fix, max_bytes), path
 
 
 def chain_facts(data, name):
@@ -311,6 +305,7 @@ def chain_facts(data, name):
 
 
 def main():
+    quiet_library_warnings()
     argument_spec = dict(
         certificate=dict(type="str"),
         certificate_path=dict(type="path"),
@@ -340,7 +335,7 @@ def main():
     material = {}
     names = {}
     for option, argument in ITEMS:
-        data, name = read_item(module, option)
+        data, name = read_item(module, option, policy.max_file_size)
         material[argument] = data
         if name is not None:
             names[argument] = name

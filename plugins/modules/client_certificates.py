@@ -180,6 +180,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
+from ..module_utils.module_inputs import quiet_library_warnings, read_path
 from ..module_utils.module_policy import POLICY_ARGS, load_module_policy
 
 KEPT_FIELDS = ("path", "private_key_path", "changes", "not_after", "fingerprint_sha256", "serial", "backup_files")
@@ -187,15 +188,11 @@ KEPT_FIELDS = ("path", "private_key_path", "changes", "not_after", "fingerprint_
 
 def read_file(module, option):
     path = module.params[option]
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        module.fail_json(msg=f"{option}: cannot read {path} ({exc.strerror})")
-    return None  # not reached
+    return read_path(module, option, path)
 
 
 def main():
+    quiet_library_warnings()
     argument_spec = dict(
         names=dict(type="list", elements="str", required=True),
         dir=dict(type="path", required=True),

@@ -237,6 +237,7 @@ from ..module_utils.certhygiene.api import ApiError, Desired, Observed, build_de
 from ..module_utils.certhygiene.check import check_material
 from ..module_utils.certhygiene.policy import PolicyError, load_policy
 from ..module_utils.deployment_api import CONNECTION_ARGS, build_deployment
+from ..module_utils.module_inputs import quiet_library_warnings, read_path
 
 ITEMS = ("certificate", "certificate_chain", "private_key", "client_ca_certificate")
 DISCONNECT_WARNING = (
@@ -253,15 +254,8 @@ def _load(module: AnsibleModule, option: str) -> tuple[bytes | None, str]:
         return content.encode("utf-8"), option
     if path is None:
         return None, option
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(), path
-    except OSError as exc:
-        module.fail_json(
-            msg=f"{option}_path: cannot read {path} ({exc.strerror}). Fix the path in {option}_path, "
-            f"or give the content in {option}. Nothing was sent to the deployment."
-        )
-    raise AssertionError("unreachable")
+    fix = f"Fix the path in {option}_path, or give the content in {option}. Nothing was sent to the deployment."
+    return read_path(module, f"{option}_path", path, fix), path
 
 
 def _before_view(observed: Observed) -> dict[str, Any]:
@@ -297,6 +291,7 @@ def _previous(observed: Observed) -> str:
 
 
 def main() -> None:
+    quiet_library_warnings()
     argument_spec: dict[str, Any] = dict(CONNECTION_ARGS)
     argument_spec.update(
         state={"type": "str", "default": "present", "choices": ["present", "absent"]},

@@ -66,3 +66,48 @@ def aia_server() -> Iterator[AiaServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+@contextmanager
+def dribbling_server(interval: float = 0.5) -> Iterator[str]:
+    """A loopback HTTP server that answers every request one byte every ``interval`` seconds, forever:
+    the server that holds a client with only a per-read timeout. Yields its base URL."""
+    import socket
+
+    stop = threading.Event()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/pkix-cert\r\nContent-Length: 100000\r\n\r\n" + b"0" * 100000
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)  # the request
+                for byte in answer:
+                    if stop.wait(interval):
+                        return
+                    conn.sendall(bytes([byte]))
+            except OSError:  # the client gave up: what the test wants
+                return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _addr = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()

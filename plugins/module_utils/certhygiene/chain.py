@@ -35,6 +35,9 @@ from __future__ import annotations
 import datetime
 import http.client
 import os
+import socket
+import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,10 +45,13 @@ from typing import Any
 
 from . import facts
 from ._crypto import ExtensionOID, pkcs7, serialization, x509
-from .material import read_bytes, to_pem
+from .inputs import DEFAULT_MAX_BYTES, InputError, read_regular
+from .material import Material, read_bytes, to_pem
 
-#: Seconds to wait for one AIA download.
+#: Seconds one AIA download may take in all (connecting, redirects, a server that answers a byte at a time).
 AIA_TIMEOUT = 10.0
+#: The AIA downloads of one run stop after this many times the per-URL timeout.
+AIA_RUN_BUDGET_FACTOR = 3
 #: Largest AIA response accepted (a certificate is ~2 KiB, a PKCS#7 bundle a few dozen).
 AIA_MAX_BYTES = 1024 * 1024
 #: Longest path considered (leaf included).
@@ -53,7 +59,7 @@ MAX_DEPTH = 12
 #: Search budget: nodes visited before the builder settles for the best path so far.
 MAX_STEPS = 20000
 #: Files larger than this are not read from candidate folders.
-MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_FILE_BYTES = DEFAULT_MAX_BYTES
 
 #: ``fetch(url, timeout, max_bytes) -> body``; raises on any failure (the message is shown to the user).
 Fetcher = Callable[[str, float, int], bytes]
@@ -137,23 +143,75 @@ class ChainResult:
 # Reading certificates
 
 
-def certificates_from_bytes(data: bytes, source: str = "<content>") -> list[Any]:
-    """Every certificate in ``data``: PEM (any text between blocks is ignored), DER, or PKCS#7 certs-only."""
-    material = read_bytes(data, source)
-    certs = [b.certificate for b in material.certificates]
+def certificates_from_bytes(data: bytes, source: str = "<content>", problems: list[str] | None = None) -> list[Any]:
+    """Every certificate in ``data``: PEM (any text between blocks is ignored), DER, or PKCS#7 certs-only.
+
+    A certificate cryptography cannot fully read (a malformed subject or issuer, a bad extension) and PKCS#7 that
+    is not a certificate bundle (enveloped data) cannot be used. Without ``problems`` that is a ``ChainError``
+    naming ``source`` (splitting or completing without them would lose a certificate silently); with
+    ``problems`` (candidates, downloads, summaries) they are left out and a sentence for each goes there."""
+    found: list[str] = []
+    certs = _certificates(read_bytes(data, source), data, found)
+    if problems is not None:
+        problems.extend(found)
+    elif found:
+        raise ChainError(
+            f"{source}: {'; '.join(found)}. Fix or remove it (certhygiene check {source} says more), then try again"
+        )
+    return certs
+
+
+def _certificates(material: Material, data: bytes, problems: list[str]) -> list[Any]:
+    found: list[tuple[int, Any]] = []
     for block in material.blocks:
-        if block.kind == "other" and block.label in ("PKCS7", "CMS"):
-            certs.extend(_pkcs7_certificates(block.der))
-    if not certs and material.form in ("der", "binary"):
-        certs = _pkcs7_certificates(data)
+        if block.kind == "certificate":
+            if block.certificate is not None:
+                found.append((block.start_line, block.certificate))
+            else:
+                problems.append(
+                    f"the {block.label} block at line {block.start_line} cannot be parsed ({block.parse_error})"
+                )
+        elif block.kind == "other" and block.label in ("PKCS7", "CMS"):
+            where = f"the {block.label} block at line {block.start_line}"
+            found.extend((block.start_line, c) for c in _pkcs7_certificates(block.der, where, problems))
+    if not found and material.form in ("der", "binary"):
+        found = [(1, c) for c in _pkcs7_certificates(data, "", None)]
+    certs = []
+    for line, cert in found:
+        reason = unusable(cert)
+        if reason is None:
+            certs.append(cert)
+        else:
+            problems.append(f"the certificate at line {line} cannot be used ({reason})")
     return dedupe(certs)
 
 
-def _pkcs7_certificates(der: bytes) -> list[Any]:
+def _pkcs7_certificates(der: bytes, where: str, problems: list[str] | None) -> list[Any]:
     try:
         return list(pkcs7.load_der_pkcs7_certificates(der))
-    except (ValueError, TypeError):
+    except Exception as exc:  # enveloped or signed data cryptography does not load, malformed DER: not a bundle
+        if problems is not None:
+            detail = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+            problems.append(f"{where} is not a PKCS#7 certificate bundle ({detail})")
         return []
+
+
+def unusable(cert: Any) -> str | None:
+    """Why a parsed certificate cannot serve in a chain (None: it can). cryptography parses names, extensions and
+    keys lazily: a malformed subject surfaces only when it is read, so read every field a chain needs, now."""
+    try:
+        cert.subject.public_bytes()
+        cert.issuer.public_bytes()
+        cert.subject.rfc4514_string()
+        cert.issuer.rfc4514_string()
+        list(cert.extensions)
+        cert.public_key()
+        facts.not_before(cert)
+        facts.not_after(cert)
+        _der(cert)
+    except Exception as exc:  # whatever cryptography raises on a malformed field
+        return (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+    return None
 
 
 def dedupe(certs: Iterable[Any]) -> list[Any]:
@@ -193,11 +251,11 @@ def load_candidates(paths: Sequence[str], *, trusted: bool = False) -> list[Cand
         if os.path.isdir(path):
             for name in sorted(os.listdir(path)):
                 full = os.path.join(path, name)
-                if name.startswith(".") or not os.path.isfile(full) or os.path.getsize(full) > MAX_FILE_BYTES:
+                if name.startswith("."):
                     continue
-                found.extend(Candidate(c, full, trusted) for c in _read_certs(full))
-        elif os.path.isfile(path):
-            certs = _read_certs(path)
+                found.extend(Candidate(c, full, trusted) for c in _read_certs(full))  # not regular or too large: []
+        elif os.path.exists(path):
+            certs = _read_certs(path, named=True)
             if not certs:
                 raise ChainError(f"{path}: no certificate found (expected PEM, DER or PKCS#7 certificates)")
             found.extend(Candidate(c, path, trusted) for c in certs)
@@ -206,13 +264,15 @@ def load_candidates(paths: Sequence[str], *, trusted: bool = False) -> list[Cand
     return found
 
 
-def _read_certs(path: str) -> list[Any]:
+def _read_certs(path: str, named: bool = False) -> list[Any]:
+    """The usable certificates of ``path``; a file named by the user that cannot be read is a ``ChainError``."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError:
+        data = read_regular(path, MAX_FILE_BYTES)
+    except InputError as exc:
+        if named:
+            raise ChainError(f"{path}: {exc.reason}") from None
         return []
-    return certificates_from_bytes(data, path)
+    return certificates_from_bytes(data, path, None if named else [])
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -303,17 +363,42 @@ def aia_ca_issuers(cert: Any) -> list[str]:
     ]
 
 
+def _late(timeout: float) -> FetchError:
+    return FetchError(
+        f"timed out: no complete answer within {timeout:g} s (the time allowed for one AIA download; --timeout)"
+    )
+
+
+def _cut(connection: http.client.HTTPConnection) -> None:
+    """Past the deadline: shut the socket down, which wakes a read blocked on a server that dribbles."""
+    sock = connection.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def http_fetch(url: str, timeout: float, max_bytes: int) -> bytes:
     """The default AIA transport, on the standard library's ``http.client`` (``http://`` only, 3 redirects at most).
 
-    Modules pass one built on Ansible's ``open_url`` instead (proxies and Ansible's settings).
+    ``timeout`` bounds the whole download (connection, redirects, headers and body), not each read: a server that
+    sends a byte every half second would otherwise hold it for as long as it likes. Modules pass one built on
+    Ansible's ``open_url`` instead (proxies and Ansible's settings); the builder bounds every transport too.
     """
+    deadline = time.monotonic() + timeout
     for _attempt in range(4):
         parts = urllib.parse.urlsplit(url)
         if parts.scheme.lower() != "http" or not parts.hostname:
             raise FetchError(f"only http:// URLs are fetched, not {url}")
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _late(timeout)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=remaining)
+        watchdog = threading.Timer(remaining, _cut, (connection,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             connection.request("GET", target, headers={"User-Agent": "certhygiene", "Accept": "*/*"})
             response = connection.getresponse()
@@ -322,12 +407,40 @@ def http_fetch(url: str, timeout: float, max_bytes: int) -> bytes:
                 continue
             if response.status != 200:
                 raise FetchError(f"HTTP {response.status} {response.reason}")
-            return bytes(response.read(max_bytes + 1))
+            body = bytes(response.read(max_bytes + 1))
+            if time.monotonic() >= deadline:  # cut short by the watchdog: what came is not the whole answer
+                raise _late(timeout)
+            return body
         except (OSError, http.client.HTTPException) as exc:
+            if time.monotonic() >= deadline:
+                raise _late(timeout) from exc
             raise FetchError(str(exc) or type(exc).__name__) from exc
         finally:
+            watchdog.cancel()
             connection.close()
     raise FetchError("too many redirects")
+
+
+def _fetch_within(fetch: Fetcher, url: str, timeout: float, max_bytes: int) -> bytes:
+    """``fetch(url, timeout, max_bytes)``, given up after ``timeout`` seconds (and a second's grace) whatever the
+    transport does: a transport with only a per-read timeout is bounded too. A transport still running then is
+    left to end on its own (a daemon thread: it never holds the process)."""
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["body"] = fetch(url, timeout, max_bytes)
+        except BaseException as exc:  # handed to the caller below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="certhygiene-aia", daemon=True)
+    worker.start()
+    worker.join(timeout + 1.0)
+    if worker.is_alive():
+        raise _late(timeout)
+    if "error" in outcome:
+        raise outcome["error"]
+    return bytes(outcome["body"])
 
 
 @dataclass
@@ -355,6 +468,10 @@ class _Builder:
         self.trusted: set[tuple[bytes, bytes]] = set()
         self.known: set[bytes] = set()
         self.fetched: dict[str, list[Candidate]] = {}
+        # All AIA downloads of one run share a budget: a chain of slow servers cannot hold the run much longer
+        # than one slow download.
+        self.aia_budget = timeout * AIA_RUN_BUDGET_FACTOR
+        self.aia_spent = 0.0
         self.aia_log: list[str] = []
         self.notes: list[str] = []
         self.steps = 0
@@ -403,8 +520,17 @@ class _Builder:
         if not url.lower().startswith("http://"):
             self.aia_log.append(f"{source} (not fetched: only http:// URLs are)")
             return []
+        left = self.aia_budget - self.aia_spent
+        if left <= 0:
+            self.aia_log.append(f"{source} (not fetched: the AIA downloads of this run took {self.aia_budget:g} s)")
+            self.notes.append(
+                f"AIA download of {url} not tried: the downloads of this run used up their {self.aia_budget:g} s "
+                f"({AIA_RUN_BUDGET_FACTOR} x --timeout)"
+            )
+            return []
+        started = time.monotonic()
         try:
-            body = self.fetch(url, self.timeout, self.max_bytes)
+            body = _fetch_within(self.fetch, url, min(self.timeout, left), self.max_bytes)
             if len(body) > self.max_bytes:
                 raise FetchError(f"the response is larger than {self.max_bytes} bytes")
         except Exception as exc:  # any transport failure is a note, never a crash
@@ -412,7 +538,9 @@ class _Builder:
             self.aia_log.append(f"{source} (failed: {detail})")
             self.notes.append(f"AIA download of {url} failed: {detail}")
             return []
-        certs = certificates_from_bytes(body, url)
+        finally:
+            self.aia_spent += time.monotonic() - started
+        certs = certificates_from_bytes(body, url, [])
         if not certs:
             self.aia_log.append(f"{source} (no certificate in the response)")
             self.notes.append(f"AIA download of {url} returned no certificate (DER, PEM or PKCS#7 expected)")
@@ -516,10 +644,10 @@ def build_chain(
 def split_bundle(data: bytes, source: str = "the bundle", *, now: datetime.datetime | None = None) -> ChainResult:
     """Split a bundle: its leaf, and the path through the bundle's own certificates (no downloads).
 
-    ``unused`` lists the bundle's certificates that are not on the path (say so to the user).
+    ``unused`` lists the bundle's certificates that are not on the path (say so to the user). A certificate that
+    cannot be used is a ``ChainError`` naming it.
     """
-    certs = certificates_from_bytes(data, source)
-    return arrange(certs, source, now=now)
+    return arrange(certificates_from_bytes(data, source), source, now=now)
 
 
 def arrange(

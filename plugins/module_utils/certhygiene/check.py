@@ -187,11 +187,7 @@ class _Run:
 
     def end_line(self, path: str, line: int) -> int:
         material = self.seen.get(path)
-        if material is not None and line:
-            for block in material.blocks:
-                if block.start_line == line:
-                    return max(block.end_line, line)
-        return line
+        return material.end_line_of(line) if material is not None else line
 
     def run(self, scope: str, ctx: FileContext | SetContext, keep: Any = None) -> None:
         if isinstance(ctx, FileContext):
@@ -438,7 +434,7 @@ class _Repo:
         key = self.abs(path)
         if key in self.materials:
             return self.materials[key]
-        material: Material | None = read_file(path, self.read_cache)
+        material: Material | None = read_file(path, self.read_cache, self.policy.max_file_size)
         if material is not None and material.form == "skipped":
             self.skips[key] = material.skip_reason or "not read"
             material = None
@@ -453,7 +449,7 @@ class _Repo:
             self.skips[self.abs(path)] = "Ansible Vault file: no vault password given"
             return None
         try:
-            plain = decrypt_vault(read_regular(path), self.vault_password)
+            plain = decrypt_vault(read_regular(path, self.policy.max_file_size), self.vault_password)
         except InputError as exc:
             self.skips[self.abs(path)] = f"Ansible Vault file: {exc.reason}"
             return None

@@ -4,12 +4,37 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 ERROR = "error"
 WARNING = "warning"
 SEVERITIES = (ERROR, WARNING)
+
+# What must never reach a terminal or a log as is: C0/C1 controls and DEL (a newline forges a line, ESC starts a
+# terminal sequence), Unicode line and paragraph separators, bidirectional overrides (text that reads other than it
+# is), and the lone surrogates Python uses for the undecodable bytes of a file name (surrogateescape).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if char in _NAMED:
+        return _NAMED[char]
+    if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte of a file name: show the byte
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe_text(text: object) -> str:
+    """``text`` fit for one line of a terminal, a log or a report: control characters, line separators,
+    bidirectional overrides and undecodable file-name bytes are written as escapes (``\\n``, ``\\x1b``,
+    ``\\xff``). Every renderer passes paths, subjects and messages through it."""
+    value = text if isinstance(text, str) else str(text)
+    return _UNSAFE.sub(_escape, value)
 
 
 @dataclass(frozen=True)
@@ -29,4 +54,21 @@ class Finding:
 
     def text(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.severity} [{self.rule_id}] {self.message} Fix: {self.hint}"
+        return safe_text(f"{where}: {self.severity} [{self.rule_id}] {self.message} Fix: {self.hint}")
+
+
+def prepare_console() -> None:
+    """For the command-line doors (CLI, hooks): whatever reaches stdout or stderr is printable (a character the
+    terminal's encoding lacks, or an undecodable file name, becomes a backslash escape instead of a crash), and
+    libraries' warnings (cryptography's deprecation notes about odd certificates) are not shown to users."""
+    import sys
+    import warnings
+
+    warnings.simplefilter("ignore")
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a closed or exotic stream: leave it as it is
+                pass

@@ -12,10 +12,17 @@ descriptor (``fstat``), so a name swapped for a FIFO between a check and the ope
 from __future__ import annotations
 
 import os
+import re
 import stat
 
 # Certificates, chains and keys are a few KiB; a whole CA store is under 1 MiB.
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+#: A policy file is a few dozen lines.
+POLICY_MAX_BYTES = 1024 * 1024
+#: A vault password file holds one line.
+PASSWORD_MAX_BYTES = 64 * 1024
+_SIZE = re.compile(r"^\s*([0-9]+)\s*([kmg]?)(?:i?b)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 _CHUNK = 1 << 16
 _OPEN_FLAGS = (
     os.O_RDONLY
@@ -47,8 +54,9 @@ class TooLarge(InputError):
 
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(
-            f"the file is larger than the limit ({size} bytes > {limit} bytes); "
-            "certificates and keys are a few KiB: raise the limit only if this really is TLS material"
+            f"the file is larger than the size limit ({size} bytes > {format_size(limit)}), so it was not read; "
+            "certificates and keys are a few KiB: raise the limit (--max-file-size, or max_file_size in the policy) "
+            "only if this really is TLS material"
         )
         self.size = size
         self.limit = limit
@@ -60,6 +68,32 @@ class Unreadable(InputError):
     def __init__(self, exc: OSError) -> None:
         super().__init__(f"cannot read the file: {exc.strerror or exc.__class__.__name__}")
         self.errno = exc.errno
+
+
+def parse_size(value: str | int) -> int:
+    """A size in bytes from ``16M``, ``512k``, ``1G``, ``4096`` (binary units; a ``B``/``iB`` ending is allowed).
+
+    Raises ``ValueError`` with a sentence for the user."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a size: {value!r}; write a number of bytes or one with k, M or G (e.g. 16M)")
+    if isinstance(value, int):
+        number = value
+    else:
+        match = _SIZE.match(str(value))
+        if match is None:
+            raise ValueError(f"not a size: {value!r}; write a number of bytes or one with k, M or G (e.g. 16M)")
+        number = int(match.group(1)) * _UNITS[match.group(2).lower()]
+    if number <= 0:
+        raise ValueError(f"the size must be more than 0 bytes, not {value!r}")
+    return number
+
+
+def format_size(size: int) -> str:
+    """``16777216`` -> ``16 MiB``; sizes that are no whole unit stay in bytes."""
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} bytes"
 
 
 def file_kind(mode: int) -> str:

@@ -13,6 +13,7 @@ Private key bytes never appear in a result, a reason or an error message.
 from __future__ import annotations
 
 import datetime
+import errno
 import hashlib
 import ipaddress
 import os
@@ -24,6 +25,7 @@ from typing import Any
 from ._crypto import ExtendedKeyUsageOID, ExtensionOID, NameOID, ec, hashes, rsa, serialization, x509
 from .facts import KeyInfo, colon_hex, is_fqdn_or_ip, is_signed_by, key_info, public_key_der, sha256_fingerprint
 from .files import KEY_MODE, Output, WriteError, write_outputs
+from .inputs import InputError, Unreadable, read_regular
 from .material import read_bytes
 from .policy import Policy
 
@@ -863,15 +865,16 @@ class Outcome:
 def _read(path: str | None) -> bytes | None:
     if path is None:
         return None
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except IsADirectoryError:
-        raise IssueError(f"{path} is a directory, not a file") from None
-    except OSError as exc:
-        raise IssueError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        return read_regular(path)  # a FIFO or a device at a key's path is never read (it would hang or fill memory)
+    except Unreadable as exc:
+        if exc.errno == errno.ENOENT:  # a dangling link: nothing there yet
+            return None
+        raise IssueError(f"{path}: {exc.reason}") from None
+    except InputError as exc:
+        raise IssueError(f"{path}: {exc.reason}") from None
 
 
 def _mode(path: str) -> int | None:

@@ -12,6 +12,7 @@ key); rules only need the public numbers.
 from __future__ import annotations
 
 import binascii
+import codecs
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -94,6 +95,20 @@ class Material:
     blocks: list[Block] = field(default_factory=list)
     problems: list[EncodingProblem] = field(default_factory=list)
     skip_reason: str | None = None  # form "skipped": why it was not read (not a regular file)
+    _ends: dict[int, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _indexed: int = field(default=-1, init=False, repr=False, compare=False)
+
+    def end_line_of(self, line: int) -> int:
+        """The last line of the block that starts at ``line`` (``line`` itself when none does).
+
+        An index built on first use: findings ask once per block, and a scan per question made a file of many
+        broken blocks take quadratic time. Rebuilt when blocks were added since."""
+        if self._indexed != len(self.blocks):
+            ends: dict[int, int] = {}
+            for block in self.blocks:
+                ends.setdefault(block.start_line, block.end_line)
+            self._ends, self._indexed = ends, len(self.blocks)
+        return max(self._ends.get(line, line), line) if line else line
 
     @property
     def certificates(self) -> list[Block]:
@@ -152,7 +167,34 @@ def read_bytes(data: bytes, path: str = "<content>", cache: ReadCache | None = N
     return Material(path, found.form, [block.copy() for block in found.blocks], list(found.problems))
 
 
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8", "UTF-8"),
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),  # before UTF-16 LE: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+
+
 def _read(data: bytes, path: str, cache: ReadCache | None) -> Material:
+    bom = next((entry for entry in _BOMS if data.startswith(entry[0])), None)
+    if bom is None:
+        return _read_plain(data, path, cache)
+    # A byte order mark (Windows editors add one) is one problem, named as such, not a stray-text error per line.
+    mark, codec, name = bom
+    try:
+        plain = data[len(mark) :] if codec == "utf-8" else data.decode(codec).encode("utf-8")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        plain = data[len(mark) :]
+    material = _read_plain(plain, path, cache)
+    what = "a UTF-8 byte order mark (BOM)" if codec == "utf-8" else f"a {name} byte order mark (BOM): it is {name} text"
+    material.problems.insert(
+        0, EncodingProblem(1, f"the file starts with {what}; PEM is plain ASCII: save it without the BOM")
+    )
+    return material
+
+
+def _read_plain(data: bytes, path: str, cache: ReadCache | None) -> Material:
     try:
         if not data.strip():
             return Material(path, "empty", problems=[EncodingProblem(1, "the file is empty")])
@@ -257,6 +299,14 @@ def _read_pem_lines(data: bytes, path: str, cache: ReadCache | None) -> Material
                 label, start, headers, body, in_headers = begin.group(1), number, {}, [], True
             elif _END.match(line):
                 material.problems.append(EncodingProblem(number, "an END line without its BEGIN line"))
+            elif line.startswith(("-----BEGIN", "-----END")):
+                material.problems.append(
+                    EncodingProblem(
+                        number,
+                        "a broken armour line (a PEM armour line is -----BEGIN LABEL----- or -----END LABEL-----, "
+                        "with five dashes on each side and an upper-case label)",
+                    )
+                )
             elif line:
                 material.problems.append(
                     EncodingProblem(number, "text outside the BEGIN/END lines (only PEM blocks may stand in the file)")
@@ -288,6 +338,8 @@ def _read_pem_lines(data: bytes, path: str, cache: ReadCache | None) -> Material
             body.append(line)
     if label is not None:
         material.problems.append(EncodingProblem(start, f"BEGIN {label} has no END line"))
+    if not material.blocks:
+        material.problems.append(EncodingProblem(1, "the file looks like PEM but holds no valid PEM block"))
     return material
 
 

@@ -14,6 +14,7 @@ Ansible modules pass settings). Format of the file::
     warn_days: 210                # cert.validity: warning below this many days (0 = no warning window)
     identity_from_cn: true        # cert.identity: accept an FQDN/IP in the CN when the SAN has none
     chain_files: ["*.ca", "certs/ca-*.pem"]   # more chain files, beside *chain* *bundle* *intermediate*
+    max_file_size: 16M            # files larger than this are not read (a pem.encoding finding names them)
     severity: {key.weak: error}   # change a rule's severity (error | warning)
     rules: {cert.validity: false} # switch rules off; true switches them on (and opt-in rules: key.plaintext)
     ignore:                       # ignore rules on some paths (globs, repository-relative, ** allowed)
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .findings import ERROR, SEVERITIES, WARNING
+from .inputs import DEFAULT_MAX_BYTES, POLICY_MAX_BYTES, InputError, TooLarge, format_size, parse_size, read_regular
 
 POLICY_FILE = ".certhygiene.yaml"
 POLICY_FILES = (".certhygiene.yaml", ".certhygiene.yml")
@@ -74,6 +76,7 @@ class Policy:
     disabled: frozenset[str] = frozenset()
     enabled_rules: frozenset[str] = frozenset()  # opt-in rules switched on
     ignore: tuple[Ignore, ...] = ()
+    max_file_size: int = DEFAULT_MAX_BYTES  # bytes: larger files are not read
     source: str | None = None  # the policy file it was read from, if any
 
     def enabled(self, rule_id: str, default: bool = True) -> bool:
@@ -100,6 +103,7 @@ class Policy:
             "severity": dict(sorted(self.severity.items())),
             "rules": {rule_id: rule_id in self.enabled_rules for rule_id in sorted(self.disabled | self.enabled_rules)},
             "ignore": [{"rule": entry.rule, "paths": list(entry.paths)} for entry in self.ignore],
+            "max_file_size": self.max_file_size,
             "source": self.source,
         }
 
@@ -133,6 +137,7 @@ _KEYS = (
     "severity",
     "rules",
     "ignore",
+    "max_file_size",
 )
 
 
@@ -235,10 +240,14 @@ def _read_file(path: str) -> dict[str, Any]:
     if yaml is None:
         raise PolicyError(f"{path}: reading a policy file needs PyYAML; install it with 'pip install PyYAML'")
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read the policy file ({exc.strerror}); check the path") from None
+        data = yaml.safe_load(read_regular(path, POLICY_MAX_BYTES).decode("utf-8"))
+    except TooLarge:
+        raise PolicyError(
+            f"{path}: the policy file is larger than {format_size(POLICY_MAX_BYTES)}, so it was not read; "
+            "a policy is a few dozen lines: check the path"
+        ) from None
+    except InputError as exc:
+        raise PolicyError(f"{path}: cannot read the policy file ({exc.reason}); check the path") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -320,6 +329,11 @@ def _apply(policy: Policy, settings: Mapping[str, Any], where: str) -> Policy:
                 enabled.discard(rule_id)
         changes["disabled"] = frozenset(disabled)
         changes["enabled_rules"] = frozenset(enabled)
+    if "max_file_size" in settings:
+        try:
+            changes["max_file_size"] = parse_size(settings["max_file_size"])
+        except ValueError as exc:
+            raise PolicyError(f"{where}: max_file_size: {exc}") from None
     if "ignore" in settings:
         changes["ignore"] = policy.ignore + tuple(_ignores(settings["ignore"], where, RULES))
     return dataclasses.replace(policy, **changes)

@@ -13,7 +13,7 @@ import urllib.parse
 from typing import Any
 
 from .check import REPORT_VERSION, Report
-from .findings import ERROR, Finding
+from .findings import ERROR, Finding, safe_text
 from .rules import RULES, Rule
 
 TOOL_NAME = "certhygiene"
@@ -48,7 +48,7 @@ def summary_line(report: Report) -> str:
 def render_text(report: Report) -> str:
     """One line per finding (``path:line: severity [rule.id] message Fix: hint``), skipped files, a summary."""
     lines = [finding.text() for finding in report.findings]
-    lines += [f"{path}: skipped: {reason}" for path, reason in report.skipped]
+    lines += [safe_text(f"{path}: skipped: {reason}") for path, reason in report.skipped]
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
 
@@ -60,7 +60,19 @@ def render_json(report: Report) -> str:
     """The report as JSON; the schema is versioned by the top-level ``version`` field."""
     data = {"tool": {"name": TOOL_NAME, "version": TOOL_VERSION}, **report.as_dict()}
     data["version"] = REPORT_VERSION
-    return json.dumps(data, indent=2) + "\n"
+    return json.dumps(safe_strings(data), indent=2) + "\n"
+
+
+def safe_strings(value: Any) -> Any:
+    """``value`` with every string passed through ``safe_text``: an undecodable file name would be a lone
+    surrogate, which strict JSON readers reject, and control characters have no place in a report."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {safe_strings(k): safe_strings(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [safe_strings(v) for v in value]
+    return value
 
 
 def rules_as_json() -> str:
@@ -104,8 +116,11 @@ def _artifact(path: str, root: str) -> dict[str, Any]:
     absolute = os.path.abspath(path)  # finding paths are as given: relative to the current folder
     relative = os.path.relpath(absolute, root)
     if relative == os.curdir or relative.split(os.sep, 1)[0] == os.pardir:
-        return {"uri": pathlib.Path(absolute).as_uri()}
-    return {"uri": urllib.parse.quote(relative.replace(os.sep, "/"), safe="/"), "uriBaseId": SRCROOT}
+        return {"uri": pathlib.Path(absolute).as_uri()}  # percent-encodes the name's bytes
+    # The bytes of the name (an undecodable name keeps its raw bytes), percent-encoded: no control character,
+    # newline or non-UTF-8 byte reaches the URI.
+    raw = os.fsencode(relative.replace(os.sep, "/"))
+    return {"uri": urllib.parse.quote_from_bytes(raw, safe="/"), "uriBaseId": SRCROOT}
 
 
 def _fingerprint(finding: Finding, uri: str) -> str:
@@ -114,7 +129,7 @@ def _fingerprint(finding: Finding, uri: str) -> str:
     if finding.serial is None:
         # no certificate: the message tells findings apart, without the line numbers it names
         material += "\0" + _LINE_REFERENCE.sub("line", finding.message)
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(material.encode("utf-8", "backslashreplace")).hexdigest()[:32]
 
 
 def _location(finding: Finding, root: str) -> dict[str, Any]:
@@ -144,17 +159,17 @@ def render_sarif(report: Report, root: str | None = None) -> str:
             "ruleId": finding.rule_id,
             "ruleIndex": index[finding.rule_id],
             "level": _sarif_level(finding.severity),
-            "message": {"text": f"{_sentence(finding.message)} Fix: {_sentence(finding.hint)}"},
+            "message": {"text": safe_text(f"{_sentence(finding.message)} Fix: {_sentence(finding.hint)}")},
             "locations": [location],
             "partialFingerprints": {FINGERPRINT_KEY: f"{digest}:{seen[digest]}"},
         }
         if finding.subject is not None or finding.serial is not None:
-            result["properties"] = {"subject": finding.subject, "serial": finding.serial}
+            result["properties"] = safe_strings({"subject": finding.subject, "serial": finding.serial})
         results.append(result)
     notifications = [
         {
             "level": "note",
-            "message": {"text": _sentence(f"Skipped {path}: {reason}")},
+            "message": {"text": safe_text(_sentence(f"Skipped {path}: {reason}"))},
             "locations": [{"physicalLocation": {"artifactLocation": _artifact(path, root)}}],
         }
         for path, reason in report.skipped
