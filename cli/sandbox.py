@@ -77,6 +77,28 @@ def _faults(value: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _deployment(value: str) -> Any:
+    """``ID:MQTTS_PORT:WSS_PORT[:WRITE_LIMIT]`` -> DeploymentSpec."""
+    from certhygiene.sandbox.server import DeploymentSpec, check_deployment_id
+
+    parts = value.split(":")
+    if len(parts) not in (3, 4):
+        raise argparse.ArgumentTypeError(
+            f"--deployment {value!r}: write ID:MQTTS_PORT:WSS_PORT (or ID:MQTTS_PORT:WSS_PORT:WRITE_LIMIT)"
+        )
+    try:
+        deployment_id = check_deployment_id(parts[0])
+        mqtts, wss = (int(p) for p in parts[1:3])
+        limit = int(parts[3]) if len(parts) == 4 else None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--deployment {value!r}: {exc}") from None
+    if not (0 < mqtts <= 65535 and 0 < wss <= 65535):
+        raise argparse.ArgumentTypeError(f"--deployment {value!r}: the ports must be between 1 and 65535")
+    if limit is not None and limit < 1:
+        raise argparse.ArgumentTypeError(f"--deployment {value!r}: the write limit must be at least 1")
+    return DeploymentSpec(deployment_id, mqtts, wss, limit)
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "sandbox",
@@ -104,6 +126,16 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--deployment-id", default="sandbox", help="the deployment this sandbox serves (default sandbox)"
+    )
+    parser.add_argument(
+        "--deployment",
+        dest="deployments",
+        type=_deployment,
+        action="append",
+        default=None,
+        metavar="ID:MQTTS_PORT:WSS_PORT[:WRITE_LIMIT]",
+        help="serve this deployment (repeatable: several deployments under one API, each with its own mqtts and "
+        "wss listeners, state and write limit); replaces --deployment-id, --mqtts-port and --wss-port",
     )
     parser.add_argument(
         "--api-key", default=None, help="API key (env CERTHYGIENE_SANDBOX_API_KEY; generated when absent)"
@@ -202,12 +234,20 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    specs = args.deployments or []
     ports = [p for p in (args.mqtt_port, args.mqtts_port, args.wss_port) if p]
+    if specs:
+        ports = [p for p in (args.mqtt_port,) if p] + [p for s in specs for p in (s.mqtts_port, s.wss_port)]
     if len(set(ports)) != len(ports) or args.mqtts_port == 0 or args.wss_port == 0:
         print(
-            "certhygiene sandbox: --mqtt-port, --mqtts-port and --wss-port must be distinct, nonzero ports",
+            "certhygiene sandbox: --mqtt-port and the mqtts and wss ports (--mqtts-port and --wss-port, or those of "
+            "every --deployment) must be distinct, nonzero ports",
             file=sys.stderr,
         )
+        return 2
+    ids = [s.deployment_id for s in specs]
+    if len(set(ids)) != len(ids):
+        print("certhygiene sandbox: each --deployment needs its own ID", file=sys.stderr)
         return 2
     data_dir = os.path.abspath(args.data_dir or default_data_dir())
     os.makedirs(data_dir, mode=0o700, exist_ok=True)
@@ -225,9 +265,10 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         api_port=args.api_port,
         mqtt_port=args.mqtt_port or None,
-        mqtts_port=args.mqtts_port,
-        wss_port=args.wss_port,
-        deployment_id=args.deployment_id,
+        deployment_id=specs[0].deployment_id if specs else args.deployment_id,
+        mqtts_port=specs[0].mqtts_port if specs else args.mqtts_port,
+        wss_port=specs[0].wss_port if specs else args.wss_port,
+        deployments=specs,
         profile=args.profile,
         policy_path=args.policy,
         write_limit=args.write_limit,
@@ -241,18 +282,22 @@ def run(args: argparse.Namespace) -> int:
         max_connections=args.max_connections,
         **creds,
     )
-    mosquitto = Mosquitto(
-        binary=binary,
-        workdir=os.path.join(data_dir, "mosquitto"),
-        host=settings.host,
-        mqtt_port=settings.mqtt_port,
-        mqtts_port=settings.mqtts_port,
-        wss_port=settings.wss_port,
-        mqtt_user=settings.mqtt_user,
-        mqtt_password=settings.mqtt_password,
-    )
+    # One broker per deployment; the first keeps mosquitto/ and the plain mqtt listener.
+    brokers = {
+        spec.deployment_id: Mosquitto(
+            binary=binary,
+            workdir=os.path.join(data_dir, "mosquitto" if index == 0 else f"mosquitto-{spec.deployment_id}"),
+            host=settings.host,
+            mqtt_port=settings.mqtt_port if index == 0 else None,
+            mqtts_port=spec.mqtts_port,
+            wss_port=spec.wss_port,
+            mqtt_user=settings.mqtt_user,
+            mqtt_password=settings.mqtt_password,
+        )
+        for index, spec in enumerate(settings.deployment_specs())
+    }
     store = Store(os.path.join(data_dir, "state.db"))
-    sandbox = Sandbox(settings, mosquitto, store)
+    sandbox = Sandbox(settings, brokers, store)
     try:
         server = make_server(sandbox)
     except OSError as exc:
@@ -292,6 +337,15 @@ def run(args: argparse.Namespace) -> int:
             "mqtts_port": settings.mqtts_port,
             "wss_port": settings.wss_port,
             "wss_path": WSS_PATH,
+            "deployments": [
+                {
+                    "deployment_id": spec.deployment_id,
+                    "mqtts_port": spec.mqtts_port,
+                    "wss_port": spec.wss_port,
+                    "write_limit": spec.write_limit if spec.write_limit is not None else settings.write_limit,
+                }
+                for spec in settings.deployment_specs()
+            ],
             "data_dir": data_dir,
             "pid": os.getpid(),
             **creds,

@@ -20,7 +20,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -41,6 +41,27 @@ BACKLOG = 128
 WINDOW = 3600.0
 _TLS_PATH = re.compile(r"^/deployments/([^/]+)/tls/?$")
 _END_CERT = "-----END CERTIFICATE-----"
+
+
+_DEPLOYMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """One deployment the sandbox serves: its id, its TLS listeners and (optionally) its own write limit."""
+
+    deployment_id: str
+    mqtts_port: int
+    wss_port: int
+    write_limit: int | None = None  # None: the sandbox's --write-limit
+
+
+def check_deployment_id(value: str) -> str:
+    if not _DEPLOYMENT_ID.match(value):
+        raise ValueError(
+            f"deployment id {value!r}: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return value
 
 
 @dataclass
@@ -67,6 +88,13 @@ class Settings:
     mosquitto: str = "/usr/sbin/mosquitto"
     client_timeout: float = 30.0
     max_connections: int = 256
+    # Several deployments under one API (--deployment); empty: the one of deployment_id/mqtts_port/wss_port.
+    deployments: Sequence[DeploymentSpec] = ()
+
+    def deployment_specs(self) -> list[DeploymentSpec]:
+        if self.deployments:
+            return list(self.deployments)
+        return [DeploymentSpec(self.deployment_id, self.mqtts_port, self.wss_port)]
 
     def __repr__(self) -> str:  # never show secrets
         return f"Settings(host={self.host!r}, api_port={self.api_port}, deployment_id={self.deployment_id!r})"
@@ -143,6 +171,31 @@ class Stats:
     rate_limited: int = 0
     faults: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAULT_KINDS, 0))
     applies: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "writes": self.writes,
+            "write_attempts": self.write_attempts,
+            "requests": dict(self.requests),
+            "rejected": self.rejected,
+            "rate_limited": self.rate_limited,
+            "faults": dict(self.faults),
+            "applies": self.applies,
+        }
+
+
+class Served:
+    """One deployment: its broker, its counters, and its apply worker (one thread, so one broker start at a time
+    per deployment while deployments apply side by side)."""
+
+    def __init__(self, spec: DeploymentSpec, mosquitto: Mosquitto) -> None:
+        self.spec = spec
+        self.deployment_id = spec.deployment_id
+        self.mosquitto = mosquitto
+        self.stats = Stats()
+        self.jobs: queue.Queue[tuple[bool, threading.Event | None] | None] = queue.Queue()
+        self.worker: threading.Thread | None = None
+        self.last_error: str | None = None
 
 
 class ApiError(Exception):
@@ -223,24 +276,38 @@ def utc_text(when: datetime.datetime) -> str:
 
 
 class Sandbox:
-    """State, validation, rate limit and the apply worker; the HTTP handler calls into it."""
+    """State, validation, rate limits and the apply workers of every deployment; the HTTP handler calls into it."""
 
-    def __init__(self, settings: Settings, mosquitto: Mosquitto, store: Store) -> None:
+    def __init__(self, settings: Settings, mosquitto: Mosquitto | Mapping[str, Mosquitto], store: Store) -> None:
         self.settings = settings
-        self.mosquitto = mosquitto
+        specs = settings.deployment_specs()
+        brokers = {specs[0].deployment_id: mosquitto} if isinstance(mosquitto, Mosquitto) else dict(mosquitto)
+        self.deployments: dict[str, Served] = {
+            spec.deployment_id: Served(spec, brokers[spec.deployment_id]) for spec in specs
+        }
         self.store = store
         self.faults = Faults(settings.fault_rate, settings.faults, settings.fault_seed, settings.fault_slow)
-        self.stats = Stats()
+        self.stats = Stats()  # the totals over every deployment
         self._stats_lock = threading.Lock()
-        self._jobs: queue.Queue[tuple[bool, threading.Event | None] | None] = queue.Queue()
         self._stop = threading.Event()
-        self._worker = threading.Thread(target=self._work, name="sandbox-apply", daemon=True)
         self._policy: Any = None
-        self.last_error: str | None = None
         # One lock per deployment around every read-modify-write of its configuration, so concurrent
         # POST/PUT/DELETE (and the worker's pending -> running) behave as if one after another.
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+
+    @property
+    def first(self) -> Served:
+        return next(iter(self.deployments.values()))
+
+    @property
+    def mosquitto(self) -> Mosquitto:
+        """The first deployment's broker (the only one with the plain mqtt listener)."""
+        return self.first.mosquitto
+
+    @property
+    def last_error(self) -> str | None:
+        return next((d.last_error for d in self.deployments.values() if d.last_error), None)
 
     def lock(self, deployment_id: str) -> threading.Lock:
         with self._locks_lock:
@@ -248,105 +315,127 @@ class Sandbox:
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the apply worker and bring mosquitto to the stored state (a restart keeps TLS)."""
+        """Start the apply workers and bring every broker to the stored state (a restart keeps TLS)."""
         self._policy = self._load_policy()
-        self._worker.start()
-        config = self.store.get(self.settings.deployment_id)
-        if config is not None and config.status != "pending":
-            self.store.set_status(config.deployment_id, config.generation, "pending")
-        self.sync(wait=True, delayed=False)
+        for served in self.deployments.values():
+            # Every mosquitto start of a deployment happens on its one long-lived worker thread (the brokers get
+            # PDEATHSIG when it exits).
+            served.worker = threading.Thread(
+                target=self._work, args=(served,), name=f"sandbox-apply-{served.deployment_id}", daemon=True
+            )
+            served.worker.start()
+            config = self.store.get(served.deployment_id)
+            if config is not None and config.status != "pending":
+                self.store.set_status(config.deployment_id, config.generation, "pending")
+        done = [self.sync(deployment_id, wait=False, delayed=False) for deployment_id in self.deployments]
+        for event in done:
+            if event is not None:
+                event.wait(60)
         if self.settings.mqtt_port and not self.mosquitto.running():
-            raise MosquittoError(f"mosquitto did not start: {self.last_error or 'see the log above'}")
+            raise MosquittoError(f"mosquitto did not start: {self.first.last_error or 'see the log above'}")
 
     def stop(self) -> None:
         self._stop.set()
-        self._jobs.put(None)
-        if self._worker.is_alive():
-            self._worker.join(10)
-        self.mosquitto.stop()
+        for served in self.deployments.values():
+            served.jobs.put(None)
+        for served in self.deployments.values():
+            if served.worker is not None and served.worker.is_alive():
+                served.worker.join(10)
+            served.mosquitto.stop()
 
     def _load_policy(self) -> Any:
         from certhygiene.policy import load_policy
 
         return load_policy(profile=self.settings.profile, path=self.settings.policy_path)
 
-    def count(self, attr: str, key: str | None = None) -> None:
+    def count(self, attr: str, key: str | None = None, deployment_id: str | None = None) -> None:
+        served = self.deployments.get(deployment_id) if deployment_id is not None else None
         with self._stats_lock:
-            if key is None:
-                setattr(self.stats, attr, getattr(self.stats, attr) + 1)
-            else:
-                table = getattr(self.stats, attr)
-                table[key] = table.get(key, 0) + 1
+            for stats in (self.stats, served.stats if served is not None else None):
+                if stats is None:
+                    continue
+                if key is None:
+                    setattr(stats, attr, getattr(stats, attr) + 1)
+                else:
+                    table = getattr(stats, attr)
+                    table[key] = table.get(key, 0) + 1
 
     def stats_dict(self) -> dict[str, Any]:
+        """The totals (as with one deployment) and, under ``deployments``, each deployment's own counters."""
         with self._stats_lock:
-            out = {
-                "writes": self.stats.writes,
-                "write_attempts": self.stats.write_attempts,
-                "requests": dict(self.stats.requests),
-                "rejected": self.stats.rejected,
-                "rate_limited": self.stats.rate_limited,
-                "faults": dict(self.stats.faults),
-                "applies": self.stats.applies,
-            }
-        out["mosquitto_starts"] = self.mosquitto.starts
+            out = self.stats.as_dict()
+            per = {d.deployment_id: d.stats.as_dict() for d in self.deployments.values()}
+        for deployment_id, counters in per.items():
+            counters.pop("faults")  # faults are drawn before the path is read: counted in the totals only
+            counters["mosquitto_starts"] = self.deployments[deployment_id].mosquitto.starts
+        out["mosquitto_starts"] = sum(d.mosquitto.starts for d in self.deployments.values())
+        out["deployments"] = per
         return out
 
-    def state_dict(self) -> dict[str, Any]:
-        config = self.store.get(self.settings.deployment_id)
-        proc = self.mosquitto.proc
+    def _deployment_state(self, served: Served) -> dict[str, Any]:
+        config = self.store.get(served.deployment_id)
+        proc = served.mosquitto.proc
         return {
-            "deployment_id": self.settings.deployment_id,
+            "deployment_id": served.deployment_id,
             "tls": config.public() if config else None,
-            "mosquitto": {"pid": proc.pid if proc else None, "running": self.mosquitto.running()},
-            "listeners": self.mosquitto.listeners(),
+            "mosquitto": {"pid": proc.pid if proc else None, "running": served.mosquitto.running()},
+            "listeners": served.mosquitto.listeners(),
         }
 
-    # ---- the apply worker --------------------------------------------------------------------------
-    def sync(self, *, wait: bool, delayed: bool) -> None:
-        done = threading.Event() if wait else None
-        self._jobs.put((delayed, done))
-        if done is not None:
-            done.wait(60)
+    def state_dict(self) -> dict[str, Any]:
+        """The first deployment's state at the top (as with one deployment), every deployment's under ``deployments``."""
+        out = self._deployment_state(self.first)
+        out["deployments"] = {d.deployment_id: self._deployment_state(d) for d in self.deployments.values()}
+        return out
 
-    def _work(self) -> None:
-        # Every mosquitto start happens on this one long-lived thread (children get PDEATHSIG on its exit).
+    # ---- the apply workers ---------------------------------------------------------------------------
+    def sync(self, deployment_id: str, *, wait: bool, delayed: bool) -> threading.Event | None:
+        """Queue a reconcile of ``deployment_id``; with ``wait``, return once it is done (or after 60 s)."""
+        done = threading.Event()
+        self.deployments[deployment_id].jobs.put((delayed, done))
+        if wait:
+            done.wait(60)
+            return None
+        return done
+
+    def _work(self, served: Served) -> None:
         while not self._stop.is_set():
-            job = self._jobs.get()
+            job = served.jobs.get()
             if job is None:
                 return
             delayed, done = job
             try:
                 if delayed and self._stop.wait(self.settings.apply_delay):
                     return
-                self._reconcile()
+                self._reconcile(served)
             except MosquittoError as exc:
-                self.last_error = str(exc)
-                LOG.error("%s", exc)
+                served.last_error = str(exc)
+                LOG.error("deployment %s: %s", served.deployment_id, exc)
             except Exception as exc:  # pragma: no cover - keep the worker alive; log no request data
-                self.last_error = exc.__class__.__name__
-                LOG.error("apply failed: %s", exc.__class__.__name__)
+                served.last_error = exc.__class__.__name__
+                LOG.error("deployment %s: apply failed: %s", served.deployment_id, exc.__class__.__name__)
             finally:
                 if done is not None:
                     done.set()
 
-    def _reconcile(self) -> None:
-        deployment_id = self.settings.deployment_id
+    def _reconcile(self, served: Served) -> None:
+        deployment_id = served.deployment_id
+        mosquitto = served.mosquitto
         config = self.store.get(deployment_id)
         if config is None:
-            if self.mosquitto.tls is not None or not self.mosquitto.running():
-                self.mosquitto.apply(None)
+            if mosquitto.tls is not None or (mosquitto.mqtt_port and not mosquitto.running()):
+                mosquitto.apply(None)
             return
         if config.status != "pending":
             return
-        self.count("applies")
+        self.count("applies", deployment_id=deployment_id)
         tls = TlsFiles(config.tls_type, config.cert_pem, config.key_pem, config.cacert_pem)
         try:
-            self.mosquitto.apply(tls)
+            mosquitto.apply(tls)
         except MosquittoError as exc:
             LOG.error("deployment %s: applying TLS (generation %s) failed: %s", deployment_id, config.generation, exc)
             try:
-                self.mosquitto.apply(None)  # keep the plain listener up
+                mosquitto.apply(None)  # keep the plain listener up
             except MosquittoError as again:
                 LOG.error("mosquitto does not start even without TLS: %s", again)
             with self.lock(deployment_id):
@@ -365,7 +454,7 @@ class Sandbox:
 
     # ---- API -------------------------------------------------------------------------------------------
     def check_deployment(self, deployment_id: str) -> None:
-        if deployment_id != self.settings.deployment_id:
+        if deployment_id not in self.deployments:
             raise ApiError(403, f"this API key is not authorized for deployment '{deployment_id}'")
 
     def get_tls(self, deployment_id: str) -> dict[str, str]:
@@ -375,15 +464,17 @@ class Sandbox:
             raise ApiError(404, f"no TLS/SSL configuration on deployment '{deployment_id}'")
         return config.public()
 
-    def _check_rate(self) -> None:
-        limit = self.settings.write_limit
+    def _check_rate(self, deployment_id: str) -> None:
+        """Each deployment has its own write limit (its own, else the sandbox's) over its own write log."""
+        spec = self.deployments[deployment_id].spec
+        limit = spec.write_limit if spec.write_limit is not None else self.settings.write_limit
         if not limit:
             return
         now = time.time()
-        recent = self.store.writes_since(now - WINDOW)
+        recent = self.store.writes_since(now - WINDOW, deployment_id)
         if len(recent) >= limit:
             retry = max(1, math.ceil(recent[len(recent) - limit] + WINDOW - now))
-            self.count("rate_limited")
+            self.count("rate_limited", deployment_id=deployment_id)
             raise ApiError(
                 429,
                 f"write limit reached: {limit} writes an hour; retry in {retry} s",
@@ -401,14 +492,14 @@ class Sandbox:
                 )
             if method == "PUT" and existing is None:
                 raise ApiError(404, f"no TLS/SSL configuration on deployment '{deployment_id}'; create it with POST")
-            self._check_rate()
+            self._check_rate(deployment_id)
             leaf, chain = split_cert(cert)
             findings = self._misplaced_keys(cert, cacert if tls_type == "two-way" else None)
             if not findings:
                 findings = self._validate(leaf, chain, key, cacert, tls_type).findings
             errors = [f for f in findings if f.severity == "error"]
             if errors:
-                self.count("rejected")
+                self.count("rejected", deployment_id=deployment_id)
                 raise ApiError(
                     422,
                     f"certificate rejected: {len(errors)} error(s): {errors[0].message}",
@@ -418,12 +509,12 @@ class Sandbox:
             config = self.store.put(
                 deployment_id, tls_type, cert, key, cacert if tls_type == "two-way" else None, cn, expire
             )
-            self.store.record_write(method)
-            self.count("writes")
+            self.store.record_write(method, deployment_id)
+            self.count("writes", deployment_id=deployment_id)
         LOG.info(
             "deployment %s: %s TLS %s accepted (cn=%s, expire=%s), pending", deployment_id, method, tls_type, cn, expire
         )
-        self.sync(wait=False, delayed=True)
+        self.sync(deployment_id, wait=False, delayed=True)
         return config.public()
 
     def delete_tls(self, deployment_id: str) -> None:
@@ -431,12 +522,12 @@ class Sandbox:
         with self.lock(deployment_id):
             if self.store.get(deployment_id) is None:
                 raise ApiError(404, f"no TLS/SSL configuration on deployment '{deployment_id}'")
-            self._check_rate()
+            self._check_rate(deployment_id)
             self.store.delete(deployment_id)
-            self.store.record_write("DELETE")
-            self.count("writes")
+            self.store.record_write("DELETE", deployment_id)
+            self.count("writes", deployment_id=deployment_id)
         LOG.info("deployment %s: TLS deleted; closing the mqtts and wss listeners", deployment_id)
-        self.sync(wait=True, delayed=False)
+        self.sync(deployment_id, wait=True, delayed=False)
 
     @staticmethod
     def _parse_body(body: Any) -> tuple[str, str, str, str | None]:
@@ -658,14 +749,15 @@ class Handler(BaseHTTPRequestHandler):
         if not match:
             raise ApiError(404, f"no such path: {API_PREFIX}{path}")
         deployment_id = match.group(1)
+        known = deployment_id if deployment_id in sandbox.deployments else None
         if method in sandbox.stats.requests:
-            sandbox.count("requests", method)
+            sandbox.count("requests", method, deployment_id=known)
         if method == "GET":
             self._send(200, sandbox.get_tls(deployment_id))
             return
         if method not in WRITE_METHODS:
             raise ApiError(405, f"method {method} not allowed", headers={"Allow": "GET, POST, PUT, DELETE"})
-        sandbox.count("write_attempts")
+        sandbox.count("write_attempts", deployment_id=known)
         if method == "DELETE":
             sandbox.delete_tls(deployment_id)
             self._send(204)
@@ -756,8 +848,10 @@ def make_server(sandbox: Sandbox) -> SandboxHTTPServer:
 
 def banner(settings: Settings, api_port: int, credentials_path: str) -> str:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    specs = settings.deployment_specs()
+    names = ", ".join(f"'{spec.deployment_id}'" for spec in specs)
     lines = [
-        f"certhygiene sandbox: deployment '{settings.deployment_id}'",
+        f"certhygiene sandbox: deployment{'s' if len(specs) > 1 else ''} {names}",
         f"  api_url:   http://{host}:{api_port}{API_PREFIX}",
         f"  api_key:   {settings.api_key}   api_secret: see {credentials_path}",
     ]
@@ -767,9 +861,11 @@ def banner(settings: Settings, api_port: int, credentials_path: str) -> str:
         )
     else:
         lines.append(f"  mqtt user: '{settings.mqtt_user}', password: see {credentials_path}")
-    lines += [
-        f"  mqtts:     mqtts://{host}:{settings.mqtts_port}  (when TLS is configured)",
-        f"  wss:       wss://{host}:{settings.wss_port}{WSS_PATH}  (when TLS is configured)",
-        f"  stats:     http://{host}:{api_port}/_sandbox/stats",
-    ]
+    for spec in specs:
+        prefix = f"  {spec.deployment_id}: " if len(specs) > 1 else "  "
+        lines += [
+            f"{prefix}mqtts:     mqtts://{host}:{spec.mqtts_port}  (when TLS is configured)",
+            f"{prefix}wss:       wss://{host}:{spec.wss_port}{WSS_PATH}  (when TLS is configured)",
+        ]
+    lines.append(f"  stats:     http://{host}:{api_port}/_sandbox/stats")
     return "\n".join(lines)

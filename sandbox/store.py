@@ -1,6 +1,6 @@
 # Copyright: certhygiene developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The sandbox's state: one TLS configuration per deployment and the write log, in SQLite."""
+"""The sandbox's state: one TLS configuration per deployment and each deployment's write log, in SQLite."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS generations (
 );
 CREATE TABLE IF NOT EXISTS writes (
     ts REAL NOT NULL,
-    method TEXT NOT NULL
+    method TEXT NOT NULL,
+    deployment_id TEXT
 );
 """
 
@@ -71,6 +72,9 @@ class Store:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(writes)")}
+        if "deployment_id" not in columns:  # a data dir from before several deployments: each write log is its own
+            self._db.execute("ALTER TABLE writes ADD COLUMN deployment_id TEXT")
         for suffix in ("-wal", "-shm"):
             if os.path.exists(path + suffix):
                 os.chmod(path + suffix, 0o600)
@@ -135,11 +139,17 @@ class Store:
             cur = self._db.execute("DELETE FROM tls WHERE deployment_id = ?", (deployment_id,))
             return cur.rowcount == 1
 
-    def record_write(self, method: str, now: float | None = None) -> None:
+    def record_write(self, method: str, deployment_id: str, now: float | None = None) -> None:
         with self._lock:
-            self._db.execute("INSERT INTO writes VALUES (?, ?)", (now or time.time(), method))
+            self._db.execute(
+                "INSERT INTO writes (ts, method, deployment_id) VALUES (?, ?, ?)",
+                (now or time.time(), method, deployment_id),
+            )
 
-    def writes_since(self, since: float) -> list[float]:
+    def writes_since(self, since: float, deployment_id: str) -> list[float]:
+        """The times of the writes to ``deployment_id`` after ``since`` (each deployment has its own limit)."""
         with self._lock:
-            rows = self._db.execute("SELECT ts FROM writes WHERE ts > ? ORDER BY ts", (since,)).fetchall()
+            rows = self._db.execute(
+                "SELECT ts FROM writes WHERE ts > ? AND deployment_id = ? ORDER BY ts", (since, deployment_id)
+            ).fetchall()
         return [r[0] for r in rows]

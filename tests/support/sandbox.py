@@ -14,6 +14,11 @@ Usage::
     # a module-scoped fixture named ``sandbox`` (the test module must import the name):
     sandbox = sandbox_fixture(scope="module")
 
+Several deployments under one API: ``running_sandbox(folder, deployments=["a", "b", "c"])`` gives each its own free
+mqtts/wss ports (``sb.ports["b"] == (mqtts, wss)``); the per-deployment helpers take ``deployment_id=``
+(``sb.get_tls(deployment_id="b")``, ``sb.push(..., deployment_id="b")``, ``sb.writes("b")``). The first one is
+``sb.deployment_id`` / ``sb.mqtts_port`` / ``sb.wss_port``.
+
 Options: ``host`` (an IP address, ``::1`` for IPv6), ``client_timeout``, ``max_connections`` and the others of
 ``SandboxProcess``. Everything the sandbox needs is chosen here: free ports for mqtt/mqtts/wss, ``--api-port 0`` (the real port
 comes back in the ready file), a data dir under the given folder, distinctive API secret and MQTT password
@@ -96,6 +101,7 @@ class SandboxProcess:
         host: str = "127.0.0.1",
         client_timeout: float | None = None,
         max_connections: int | None = None,
+        deployments: list[str] | None = None,
         extra_args: tuple[str, ...] = (),
     ) -> None:
         self.folder = Path(folder)
@@ -104,10 +110,14 @@ class SandboxProcess:
         self.ready_file = self.folder / "sandbox-ready.json"
         self.log_path = self.folder / "sandbox.log"
         self.host = host
-        ports = free_ports(3, host)
+        ids = list(deployments) if deployments else [deployment_id]
+        ports = free_ports(1 + 2 * len(ids), host)
         self.mqtt_port = ports[0] if mqtt_port is None else mqtt_port
-        self.mqtts_port, self.wss_port = ports[1], ports[2]
-        self.deployment_id = deployment_id
+        self.ports: dict[str, tuple[int, int]] = {
+            name: (ports[1 + 2 * index], ports[2 + 2 * index]) for index, name in enumerate(ids)
+        }
+        self.deployment_id = ids[0]
+        self.mqtts_port, self.wss_port = self.ports[ids[0]]
         self.api_key = "test-key-" + secrets.token_hex(4)
         self.api_secret = "test-secret-" + secrets.token_hex(12)
         self.mqtt_user = "tester"
@@ -122,12 +132,15 @@ class SandboxProcess:
             "--host", self.host,
             "--api-port", "0",
             "--mqtt-port", str(self.mqtt_port),
-            "--mqtts-port", str(self.mqtts_port),
-            "--wss-port", str(self.wss_port),
-            "--deployment-id", deployment_id,
             "--apply-delay", str(apply_delay),
             "--ready-file", str(self.ready_file),
         ]  # fmt: skip
+        if deployments:
+            for name, (mqtts, wss) in self.ports.items():
+                args += ["--deployment", f"{name}:{mqtts}:{wss}"]
+        else:
+            args += ["--mqtts-port", str(self.mqtts_port), "--wss-port", str(self.wss_port)]
+            args += ["--deployment-id", deployment_id]
         if write_limit is not None:
             args += ["--write-limit", str(write_limit)]
         if fault_rate is not None:
@@ -208,16 +221,21 @@ class SandboxProcess:
 
     def log_text(self) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        for extra in ("mosquitto.log", "mosquitto.stderr"):
-            path = self.data_dir / "mosquitto" / extra
-            if path.exists():
-                text += f"\n--- {extra} ---\n" + path.read_text(errors="replace")
+        for index, name in enumerate(self.ports):
+            folder = self.data_dir / ("mosquitto" if index == 0 else f"mosquitto-{name}")
+            for extra in ("mosquitto.log", "mosquitto.stderr"):
+                path = folder / extra
+                if path.exists():
+                    text += f"\n--- {folder.name}/{extra} ---\n" + path.read_text(errors="replace")
         return text
 
     # ---- HTTP --------------------------------------------------------------------------------------
     @property
     def tls_path(self) -> str:
         return f"/deployments/{self.deployment_id}/tls"
+
+    def tls_path_of(self, deployment_id: str | None = None) -> str:
+        return f"/deployments/{deployment_id or self.deployment_id}/tls"
 
     @property
     def tls_url(self) -> str:
@@ -252,8 +270,8 @@ class SandboxProcess:
         except urllib.error.HTTPError as err:
             return Response(err.code, dict(err.headers), err.read())
 
-    def get_tls(self) -> Response:
-        return self.request("GET", self.tls_path)
+    def get_tls(self, deployment_id: str | None = None) -> Response:
+        return self.request("GET", self.tls_path_of(deployment_id))
 
     def push(
         self,
@@ -263,6 +281,7 @@ class SandboxProcess:
         tls_type: str = "one-way",
         cacert: bytes | str | None = None,
         method: str | None = None,
+        deployment_id: str | None = None,
     ) -> Response:
         """POST (or PUT when TLS is configured) ``cert`` = leaf followed by chain, ``key``, ``cacert``."""
 
@@ -273,18 +292,18 @@ class SandboxProcess:
         if cacert is not None:
             body["cacert"] = text(cacert)
         if method is None:
-            method = "PUT" if self.get_tls().status == 200 else "POST"
-        return self.request(method, self.tls_path, body)
+            method = "PUT" if self.get_tls(deployment_id).status == 200 else "POST"
+        return self.request(method, self.tls_path_of(deployment_id), body)
 
-    def delete(self) -> Response:
-        return self.request("DELETE", self.tls_path)
+    def delete(self, deployment_id: str | None = None) -> Response:
+        return self.request("DELETE", self.tls_path_of(deployment_id))
 
-    def wait_status(self, *wanted: str, timeout: float = 30.0) -> dict[str, Any]:
+    def wait_status(self, *wanted: str, timeout: float = 30.0, deployment_id: str | None = None) -> dict[str, Any]:
         """Poll GET until ``status`` is one of ``wanted`` (default running/failed); return the body."""
         wanted = wanted or ("running", "failed")
         deadline = time.monotonic() + timeout
         while True:
-            resp = self.get_tls()
+            resp = self.get_tls(deployment_id)
             body = resp.json if resp.status == 200 else None
             if body and body.get("status") in wanted:
                 return dict(body)
@@ -297,6 +316,10 @@ class SandboxProcess:
         resp = self.request("GET", "/_sandbox/stats")
         assert resp.status == 200, resp
         return dict(resp.json)
+
+    def writes(self, deployment_id: str | None = None) -> int:
+        """Accepted writes to one deployment, as the sandbox counts them (/_sandbox/stats)."""
+        return int(self.stats()["deployments"][deployment_id or self.deployment_id]["writes"])
 
     def state(self) -> dict[str, Any]:
         resp = self.request("GET", "/_sandbox/state")
