@@ -82,14 +82,29 @@ def run_playbook(
     verbosity: int = 0,
     env: dict[str, str] | None = None,
     timeout: int = 600,
+    inventory: dict[str, Any] | None = None,
+    playbook: str | None = None,
+    forks: int | None = None,
 ) -> PlaybookRun:
-    """Write ``plays`` (a list of plays, or YAML text) to a playbook in ``workdir`` and run it on localhost."""
+    """Write ``plays`` (a list of plays, or YAML text) to a playbook in ``workdir`` and run it on localhost.
+
+    ``inventory``: a YAML inventory (as a dict) instead of localhost alone; ``playbook``: run this playbook (for
+    example a collection playbook, ``certhygiene.tls.rotate``) instead of writing ``plays``.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
-    playbook = workdir / "playbook.yml"
-    playbook.write_text(plays if isinstance(plays, str) else yaml.safe_dump(plays, sort_keys=False))
-    inventory = workdir / "inventory.ini"
-    inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
-    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook)]
+    if playbook is None:
+        path = workdir / "playbook.yml"
+        path.write_text(plays if isinstance(plays, str) else yaml.safe_dump(plays, sort_keys=False))
+        playbook = str(path)
+    if inventory is None:
+        inventory_path = workdir / "inventory.ini"
+        inventory_path.write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    else:
+        inventory_path = workdir / "inventory.yml"
+        inventory_path.write_text(yaml.safe_dump(inventory, sort_keys=False))
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory_path), playbook]
+    if forks:
+        cmd += ["--forks", str(forks)]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     if check:

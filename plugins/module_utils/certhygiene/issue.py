@@ -546,10 +546,16 @@ def _add_usage_extensions(builder: Any, spec: CertSpec) -> Any:
 
 
 def build_certificate(
-    spec: CertSpec, private_key: Any, issuer: Issuer | None, now: datetime.datetime | None = None
+    spec: CertSpec,
+    private_key: Any,
+    issuer: Issuer | None,
+    now: datetime.datetime | None = None,
+    *,
+    public_key: Any = None,
 ) -> Any:
+    """Sign a certificate for ``private_key`` (or only ``public_key``, from a CSR: then ``issuer`` signs)."""
     now = now or utcnow()
-    public_key = private_key.public_key()
+    public_key = public_key if public_key is not None else private_key.public_key()
     subject = spec.name()
     signer_key = issuer.key if issuer is not None else private_key
     issuer_name = issuer.certificate.subject if issuer is not None else subject
@@ -1122,3 +1128,125 @@ def manage_many(
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=WRITER_THREADS) as writers:
         return list(writers.map(apply, range(len(targets)))), how
+
+
+# --------------------------------------------------------------------------- signing a request (enrolment)
+
+
+@dataclass
+class Signed:
+    """The outcome of :func:`sign_csr`: the certificate to hand back (new, or the existing one kept)."""
+
+    certificate: Any
+    changed: bool
+    changes: list[str]
+    summary: dict[str, Any]
+    before: dict[str, Any] = field(default_factory=dict)
+
+
+def load_csr(data: bytes, name: str) -> Any:
+    """The first certificate signing request in ``data``, its self-signature verified."""
+    material = read_bytes(data, name)
+    csrs = [b.csr for b in material.blocks if b.kind == "csr" and b.csr is not None]
+    if not csrs:
+        raise IssueError(f"{name}: no readable certificate signing request (BEGIN CERTIFICATE REQUEST) in it")
+    csr = csrs[0]
+    if not csr.is_signature_valid:
+        raise IssueError(
+            f"{name}: the request's signature does not verify (it was not made with the key it carries): make it again"
+        )
+    return csr
+
+
+def csr_spec(
+    csr: Any,
+    kind: str = "client",
+    *,
+    days: int | None = None,
+    not_after: Any = None,
+    renew_before_days: int | None = None,
+    name: str = "csr",
+) -> CertSpec:
+    """What a certificate for ``csr`` is: the request's subject, subjectAltNames and key; the signer's kind and dates."""
+    if kind not in ("server", "client"):
+        raise IssueError(f"kind must be server or client to sign a request, not {kind!r}")
+    info = key_info(csr.public_key())
+    if info.algorithm not in ("RSA", "EC"):
+        raise IssueError(f"{name}: the request carries an {info.algorithm} key; only RSA and EC keys are issued")
+    try:
+        key = key_spec(info.algorithm.lower(), info.size)
+    except IssueError as exc:
+        raise IssueError(f"{name}: {exc}") from None
+    shorts = {getattr(NameOID, attr).dotted_string: short for short, attr, _long in _SUBJECT_FIELDS}
+    unknown = [attr.oid.dotted_string for attr in csr.subject if attr.oid.dotted_string not in shorts]
+    if unknown:
+        raise IssueError(
+            f"{name}: the request's subject has attributes this CA does not issue ({', '.join(unknown)}); "
+            "use C, ST, L, O, OU, CN and emailAddress"
+        )
+    pairs = tuple((shorts[attr.oid.dotted_string], str(attr.value)) for attr in csr.subject)
+    if not dict(pairs).get("CN"):
+        raise IssueError(f"{name}: the request's subject has no CN (common name)")
+    try:
+        san = csr.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        dns = tuple(str(v) for v in san.get_values_for_type(x509.DNSName))
+        ips = tuple(str(v) for v in san.get_values_for_type(x509.IPAddress))
+    except (x509.ExtensionNotFound, ValueError):
+        dns, ips = (), ()
+    if days is not None and not_after not in (None, ""):
+        raise IssueError("days and not_after are mutually exclusive")
+    valid_days = DEFAULT_DAYS[kind] if days is None else int(days)
+    if valid_days < 1:
+        raise IssueError(f"days must be at least 1, not {valid_days}")
+    renew = DEFAULT_RENEW_BEFORE_DAYS if renew_before_days is None else int(renew_before_days)
+    if renew < 0:
+        raise IssueError("renew_before_days must not be negative")
+    return CertSpec(kind, pairs, dns, ips, key, valid_days, parse_not_after(not_after), renew)
+
+
+def sign_csr(
+    csr_data: bytes,
+    csr_name: str,
+    issuer: Issuer,
+    *,
+    kind: str = "client",
+    days: int | None = None,
+    not_after: Any = None,
+    renew_before_days: int | None = None,
+    existing: bytes | None = None,
+    existing_name: str = "certificate",
+    policy: Policy | None = None,
+    check_mode: bool = False,
+    now: datetime.datetime | None = None,
+) -> Signed:
+    """Sign ``csr_data`` with ``issuer``, unless ``existing`` already is a fitting certificate for it.
+
+    The signer sees only the request (a public key and names): the device's private key never reaches it.
+    ``existing`` is kept while it carries the request's key, subject and names, the kind's extensions, the
+    issuer's signature and more than the renewal window of validity (so enrolment is idempotent). In check mode
+    nothing is signed and the existing certificate (if any) is returned.
+    """
+    now = now or utcnow()
+    csr = load_csr(csr_data, csr_name)
+    spec = csr_spec(csr, kind, days=days, not_after=not_after, renew_before_days=renew_before_days, name=csr_name)
+    check_policy(spec, policy, issuer, now)
+    cert = None
+    if existing is None:
+        reasons = ["no certificate yet: sign the request"]
+    else:
+        try:
+            cert = load_certificate(existing, existing_name)
+        except IssueError as exc:
+            reasons = [f"{exc}: sign the request again"]
+        else:
+            reasons = []
+            if public_key_der(cert.public_key()) != public_key_der(csr.public_key()):
+                reasons.append("the certificate does not carry the request's key")
+            reasons += _cert_mismatches(cert, spec, None, issuer, policy, now)
+    before = cert_summary(cert) if cert is not None else {}
+    if not reasons:
+        return Signed(cert, False, [], before, before)
+    if check_mode:
+        return Signed(cert, True, reasons, before, before)
+    new = build_certificate(spec, None, issuer, now, public_key=csr.public_key())
+    return Signed(new, True, reasons, cert_summary(new), before)
