@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 
@@ -24,6 +25,14 @@ SUBCOMMANDS = (
 )
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject.toml), which galaxy.yml repeats for the collection."""
+    try:
+        return importlib.metadata.version("certhygiene")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed; run pip install .)"
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command's parser; ``only``: register just that subcommand (its module alone is imported)."""
     parser = argparse.ArgumentParser(
@@ -31,6 +40,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         description="Keep TLS certificates clean: check them against a deployment's import rules, "
         "repair chains, probe endpoints and run a local sandbox deployment.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in SUBCOMMANDS:
@@ -45,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The first argument names the subcommand: import only its module (the others import what they need at
     # startup, e.g. the sandbox its logging and threading). Anything else (--help, a typo) gets every subcommand.
     chosen = arguments[0] if arguments and arguments[0] in SUBCOMMANDS else None
+    if arguments[:1] == ["--version"]:
+        chosen = SUBCOMMANDS[0]  # no need to import every subcommand to say the version
     from certhygiene.findings import prepare_console
 
     prepare_console()

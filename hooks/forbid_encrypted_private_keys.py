@@ -1,6 +1,9 @@
 # Copyright: certhygiene developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""pre-commit hook `forbid-encrypted-private-keys`: passphrase-protected private keys (PKCS#8 encrypted, Proc-Type 4,ENCRYPTED, encrypted OpenSSH) cannot be imported."""
+"""pre-commit hook `forbid-encrypted-private-keys`: passphrase-protected private keys cannot be imported.
+
+PKCS#8 encrypted, Proc-Type 4,ENCRYPTED and encrypted OpenSSH keys are all refused.
+"""
 
 from __future__ import annotations
 

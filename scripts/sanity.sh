@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run `ansible-test sanity` on the collection as it ships: copy the collection's
-# files into a fresh ansible_collections/certhygiene/tls tree and test there.
+# Run `ansible-test sanity` on the repository as it is checked out: every tracked file, as it is in the
+# working tree, under ansible_collections/certhygiene/tls (the way collection maintainers and CI run it),
+# with the empty ignore files of tests/sanity/. Nothing is left out, so nothing can hide.
 # Extra arguments go to ansible-test (e.g. --test validate-modules).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,12 +23,13 @@ cache=$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py
 if [ ! -f "$cache" ]; then
   mkdir -p "$(dirname "$cache")" && cp scripts/ansible-test-get-pip.py "$cache"
 fi
-# What the collection ships (galaxy.yml build_ignore keeps the rest out of the tarball).
-for item in galaxy.yml meta plugins roles docs changelogs README.md LICENSE tests/config.yml tests/sanity; do
-  [ -e "$item" ] && cp -a --parents "$item" "$dest/"
+# ansible-test finds the collection from the physical working directory, so a symlink into the checkout
+# is not enough: the tracked files are copied as they are in the working tree (uncommitted edits included).
+git ls-files -z --cached | while IFS= read -r -d '' item; do
+  [ -e "$item" ] || [ -L "$item" ] || continue # deleted in the working tree
+  cp -a --parents "$item" "$dest/"
 done
-find "$dest" -name __pycache__ -prune -exec rm -rf {} +
 cd "$dest"
-printf "tests/output/\n" > .gitignore
+printf "tests/output/\n" >> .gitignore
 git init -q . && git add -A >/dev/null 2>&1
 PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "${SANITY_PYTHON:-3.11}" --color no "$@"

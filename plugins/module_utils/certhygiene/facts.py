@@ -222,5 +222,6 @@ def describe_certificate(cert: Any, now: datetime.datetime | None = None) -> dic
         "is_ca": is_ca(cert),
         "self_signed": is_self_issued(cert),
         "fingerprint_sha256": colon_hex(fingerprint),
-        "fingerprint_sha1": colon_hex(hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest()),  # noqa: S324 - a fingerprint, not a security use
+        # SHA-1 here is a fingerprint people compare with other tools, not a security use.
+        "fingerprint_sha1": colon_hex(hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest()),  # noqa: S324
     }
