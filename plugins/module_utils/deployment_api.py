@@ -14,13 +14,12 @@ from typing import Any
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import SSLValidationError, open_url
 
-from .certhygiene.api import (
+from .certhygiene.providers import API_PROFILES, GenericSpec, Provider, make_provider
+from .certhygiene.push import EndpointSpec
+from .certhygiene.transport import (
     AUTH_STYLES,
-    PROFILES,
     ApiError,
     Client,
-    Deployment,
-    GenericSpec,
     RetryPolicy,
     TransportError,
     auth_headers,
@@ -33,7 +32,7 @@ CONNECTION_ARGS: dict[str, Any] = {
     "api_key": {"type": "str", "no_log": True},
     "api_secret": {"type": "str", "no_log": True},
     "deployment_id": {"type": "str"},
-    "profile": {"type": "str", "default": "emqx-cloud", "choices": list(PROFILES)},
+    "profile": {"type": "str", "default": "emqx-cloud", "choices": list(API_PROFILES)},
     "auth_style": {"type": "str", "default": "basic", "choices": list(AUTH_STYLES)},
     "auth_header": {"type": "str", "default": "apikey"},
     "headers": {"type": "dict", "default": {}},
@@ -82,8 +81,16 @@ def ansible_transport(validate_certs: bool, ca_path: str | None) -> Any:
     return opener_transport(opener)
 
 
-def build_deployment(module: Any) -> Deployment:
-    """The engine's Deployment for the module's options; fail_json on bad options."""
+def endpoint_spec(module: Any) -> EndpointSpec | None:
+    """The module's ``verify_endpoint``, for the engine."""
+    endpoint = module.params.get("verify_endpoint")
+    if not endpoint:
+        return None
+    return EndpointSpec(endpoint["host"], endpoint["port"], endpoint.get("server_name"), endpoint["timeout"])
+
+
+def build_deployment(module: Any) -> Provider:
+    """The engine's provider for the module's options; fail_json on bad options."""
     params = module.params
     profile = params["profile"]
     generic = None
@@ -122,11 +129,11 @@ def build_deployment(module: Any) -> Deployment:
         secrets=tuple(s for s in (params.get("api_secret"), params.get("api_key")) if s),
     )
     try:
-        return Deployment(
+        return make_provider(
             client,
             api_url=params["api_url"],
             deployment_id=params.get("deployment_id") or "",
-            profile=profile,
+            api_profile=profile,
             generic=generic,
         )
     except ApiError as exc:

@@ -227,23 +227,17 @@ requests:
   elements: dict
 """
 
-import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
-from ..module_utils.certhygiene.api import ApiError, Desired, Observed, build_desired, differences, observe_endpoint
-from ..module_utils.certhygiene.check import check_material
 from ..module_utils.certhygiene.policy import PolicyError, load_policy
-from ..module_utils.deployment_api import CONNECTION_ARGS, build_deployment
+from ..module_utils.certhygiene.push import Material, push, remove
+from ..module_utils.deployment_api import CONNECTION_ARGS, build_deployment, endpoint_spec
 from ..module_utils.module_inputs import quiet_library_warnings, read_path
 
 ITEMS = ("certificate", "certificate_chain", "private_key", "client_ca_certificate")
-DISCONNECT_WARNING = (
-    "Deleting the TLS configuration disconnects every client on 8883 (mqtts) and 8084 (wss); "
-    "make sure this does not affect your business."
-)
 
 
 def _load(module: AnsibleModule, option: str) -> tuple[bytes | None, str]:
@@ -256,38 +250,6 @@ def _load(module: AnsibleModule, option: str) -> tuple[bytes | None, str]:
         return None, option
     fix = f"Fix the path in {option}_path, or give the content in {option}. Nothing was sent to the deployment."
     return read_path(module, f"{option}_path", path, fix), path
-
-
-def _before_view(observed: Observed) -> dict[str, Any]:
-    view: dict[str, Any] = {"present": observed.present}
-    if observed.present:
-        view.update({"tls_type": observed.tls_type, "cn": observed.cn, "expire": observed.expire})
-        if observed.status is not None:
-            view["status"] = observed.status
-        if observed.fingerprint:
-            view["fingerprint_sha256"] = observed.facts().get("fingerprint_sha256")
-        if observed.endpoint_checked:
-            endpoint = observed.facts()["endpoint"]
-            view["endpoint"] = endpoint
-            # What the live endpoint presents, under the same keys as the desired certificate's facts.
-            view.setdefault("subject", endpoint["subject"])
-            view.setdefault("fingerprint_sha256", endpoint["fingerprint_sha256"])
-    return view
-
-
-def _after_view(desired: Desired) -> dict[str, Any]:
-    facts = desired.facts()
-    facts["present"] = True
-    return facts
-
-
-def _previous(observed: Observed) -> str:
-    if not observed.present:
-        return "the deployment still has no TLS configuration"
-    return (
-        f"the deployment keeps its previous configuration ({observed.tls_type or 'unknown type'}, "
-        f"cn={observed.cn}, expire={observed.expire})"
-    )
 
 
 def main() -> None:
@@ -321,197 +283,43 @@ def main() -> None:
     )
     if not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
-
-    result: dict[str, Any] = {"changed": False, "applied": False, "differences": [], "requests": []}
-    deployment = build_deployment(module)
-    if module.params["state"] == "absent":
-        _absent(module, deployment, result)
-    _present(module, deployment, result)
-
-
-def _fail(module: AnsibleModule, deployment: Any, result: dict[str, Any], msg: str, **extra: Any) -> None:
-    result["requests"] = deployment.client.log
-    result.update(extra)
-    module.fail_json(msg=deployment.client.redact(msg), **result)
-
-
-def _read(module: AnsibleModule, deployment: Any, result: dict[str, Any], what: str) -> Observed:
-    try:
-        observed: Observed = deployment.read()
-        return observed
-    except ApiError as exc:
-        _fail(module, deployment, result, f"{what}: cannot read the current TLS configuration: {exc.message}")
-    raise AssertionError("unreachable")
-
-
-def _absent(module: AnsibleModule, deployment: Any, result: dict[str, Any]) -> None:
-    observed = _read(module, deployment, result, "Nothing was deleted")
-    result["before"] = _before_view(observed)
-    result["after"] = {"present": False}
-    result["diff"] = {"before": result["before"], "after": result["after"]}
-    can_read = deployment.profile != "generic" or bool(deployment.spec and deployment.spec.get_url_template)
-    if can_read and not observed.present:
-        result["requests"] = deployment.client.log
-        module.exit_json(**result)
-    result["differences"] = ["TLS configuration present -> absent"]
-    if module.check_mode:
-        result["changed"] = True
-        module.warn(DISCONNECT_WARNING)
-        result["requests"] = deployment.client.log
-        module.exit_json(**result)
-    module.warn(DISCONNECT_WARNING)
-    try:
-        deleted = deployment.delete()
-    except ApiError as exc:
-        _fail(
-            module,
-            deployment,
-            result,
-            f"The TLS configuration was not deleted: {exc.message}. {_previous(observed)}.",
-        )
-    result["changed"] = result["applied"] = bool(deleted)
-    if not deleted:
-        result["differences"] = []
-    result["requests"] = deployment.client.log
-    module.exit_json(**result)
-
-
-def _present(module: AnsibleModule, deployment: Any, result: dict[str, Any]) -> None:
     params = module.params
-    certificate, cert_name = _load(module, "certificate")
-    chain, chain_name = _load(module, "certificate_chain")
-    key, key_name = _load(module, "private_key")
-    client_ca, ca_name = _load(module, "client_ca_certificate")
-    if params["auth_type"] == "one-way":
-        client_ca = None
-
-    try:
-        policy = load_policy(profile=params.get("policy_profile"), path=params.get("policy"), discover=False)
-    except PolicyError as exc:
-        module.fail_json(msg=f"policy: {exc}")
-    names = {"certificate": cert_name, "chain": chain_name, "private_key": key_name, "client_ca": ca_name}
-    report = check_material(
-        certificate=certificate,
-        chain=chain,
-        private_key=key,
-        client_ca=client_ca,
-        auth_type=params["auth_type"],
-        policy=policy,
-        names=names,
-    )
-    result["findings"] = [f.as_dict() for f in report.findings]
-    errors = [f for f in report.findings if f.severity == "error"]
-    if errors:
-        lines = [f"{f.path} [{f.rule_id}] {f.message} Fix: {f.hint}" for f in errors]
-        module.fail_json(
-            msg=f"The material fails the policy with {len(errors)} error(s); nothing was sent to the deployment:\n"
-            + "\n".join(lines),
-            **result,
-        )
-    for finding in report.findings:
-        if finding.severity != "error":
-            module.warn(f"{finding.path} [{finding.rule_id}] {finding.message} Fix: {finding.hint}")
-
-    try:
-        desired = build_desired(
-            tls_type=params["auth_type"],
-            certificate=certificate or b"",
-            chain=chain,
-            private_key=key,
-            client_ca=client_ca,
-        )
-    except ApiError as exc:
-        module.fail_json(msg=f"{exc.message}; nothing was sent to the deployment", **result)
-    result["desired"] = _after_view(desired)
-
-    endpoint = params.get("verify_endpoint")
-    observed = _read(module, deployment, result, "Nothing was sent")
-    if endpoint:
-        observe_endpoint(observed, endpoint["host"], endpoint["port"], endpoint.get("server_name"), endpoint["timeout"])
-    result["before"] = _before_view(observed)
-    diffs = differences(desired, observed)
-    result["differences"] = diffs
-    result["diff"] = {"before": result["before"], "after": result["desired"]}
-
-    if not diffs:
-        result["after"] = result["before"]
-        if params["wait"] and observed.status == "pending" and not module.check_mode:
-            try:
-                result["after"] = _before_view(deployment.wait_running(params["wait_timeout"]))
-            except ApiError as exc:
-                _fail(module, deployment, result, exc.message)
-        result["requests"] = deployment.client.log
-        module.exit_json(**result)
-
-    result["changed"] = True
-    if module.check_mode:
-        result["after"] = result["desired"]
-        result["requests"] = deployment.client.log
-        module.exit_json(**result)
-
-    try:
-        deployment.write(desired, observed)
-    except ApiError as exc:
-        if exc.applied:
-            state = "The write was applied after all (the service answered with an error, but reads back the new "
-            state += "configuration)"
-            result["applied"] = True
-        elif exc.applied is None:
-            state = "It is unknown whether the write was applied; read the configuration with tls_config_info"
-            result["applied"] = False
-        else:
-            state = f"Nothing was applied: {_previous(observed)}"
-        _fail(
-            module,
-            deployment,
-            result,
-            f"Pushing the TLS configuration failed: {exc.message}. {state}.",
-            details=exc.details,
-        )
-    result["applied"] = True
-
-    after = observed
-    if params["wait"]:
-        try:
-            after = deployment.wait_running(params["wait_timeout"])
-        except ApiError as exc:
-            _fail(module, deployment, result, f"{exc.message}. The write was applied.", after=exc.details)
-        if endpoint:
-            after = _wait_endpoint(module, deployment, result, desired, after, endpoint)
+    provider = build_deployment(module)
+    if params["state"] == "absent":
+        outcome = remove(provider, check_mode=module.check_mode)
     else:
+        loaded = {item: _load(module, item) for item in ITEMS}
         try:
-            after = deployment.read()
-        except ApiError:
-            after = Observed(present=True)
-    result["after"] = _before_view(after)
-    result["requests"] = deployment.client.log
-    module.exit_json(**result)
-
-
-def _wait_endpoint(
-    module: AnsibleModule,
-    deployment: Any,
-    result: dict[str, Any],
-    desired: Desired,
-    after: Observed,
-    endpoint: dict[str, Any],
-) -> Observed:
-    deadline = time.monotonic() + module.params["wait_timeout"]
-    while True:
-        observe_endpoint(after, endpoint["host"], endpoint["port"], endpoint.get("server_name"), endpoint["timeout"])
-        if after.endpoint_fingerprint == desired.fingerprint:
-            return after
-        if time.monotonic() >= deadline:
-            seen = after.endpoint_subject or after.endpoint_error or "nothing"
-            _fail(
-                module,
-                deployment,
-                result,
-                f"The write was applied and the deployment reports '{after.status}', but "
-                f"{endpoint['host']}:{endpoint['port']} still presents {seen} after {module.params['wait_timeout']} s",
-                after=_before_view(after),
-            )
-        time.sleep(0.5)
+            policy = load_policy(profile=params.get("policy_profile"), path=params.get("policy"), discover=False)
+        except PolicyError as exc:
+            module.fail_json(msg=f"policy: {exc}")
+        material = Material(
+            auth_type=params["auth_type"],
+            certificate=loaded["certificate"][0],
+            chain=loaded["certificate_chain"][0],
+            private_key=loaded["private_key"][0],
+            client_ca=loaded["client_ca_certificate"][0],
+            names={
+                "certificate": loaded["certificate"][1],
+                "chain": loaded["certificate_chain"][1],
+                "private_key": loaded["private_key"][1],
+                "client_ca": loaded["client_ca_certificate"][1],
+            },
+        )
+        outcome = push(
+            provider,
+            material,
+            policy=policy,
+            check_mode=module.check_mode,
+            wait=params["wait"],
+            wait_timeout=params["wait_timeout"],
+            endpoint=endpoint_spec(module),
+        )
+    for warning in outcome.warnings:
+        module.warn(warning)
+    if outcome.failed:
+        module.fail_json(msg=outcome.message, **outcome.result)
+    module.exit_json(**outcome.result)
 
 
 if __name__ == "__main__":

@@ -108,28 +108,26 @@ requests:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
-from ..module_utils.certhygiene.api import ApiError, observe_endpoint
-from ..module_utils.deployment_api import CONNECTION_ARGS, build_deployment
+from ..module_utils.certhygiene.push import inspect
+from ..module_utils.certhygiene.transport import ApiError
+from ..module_utils.deployment_api import CONNECTION_ARGS, build_deployment, endpoint_spec
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=dict(CONNECTION_ARGS), supports_check_mode=True)
     if not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
-    deployment = build_deployment(module)
+    provider = build_deployment(module)
     try:
-        observed = deployment.read()
+        observed = inspect(provider, endpoint_spec(module))
     except ApiError as exc:
-        module.fail_json(msg=f"cannot read the TLS configuration: {exc.message}", requests=deployment.client.log)
-    endpoint = module.params.get("verify_endpoint")
-    if endpoint:
-        observe_endpoint(observed, endpoint["host"], endpoint["port"], endpoint.get("server_name"), endpoint["timeout"])
+        module.fail_json(msg=f"cannot read the TLS configuration: {exc.message}", requests=provider.client.log)
     module.exit_json(
         changed=False,
         present=observed.present,
         config=observed.facts(),
         raw=observed.raw if isinstance(observed.raw, dict) else {},
-        requests=deployment.client.log,
+        requests=provider.client.log,
     )
 
 

@@ -305,6 +305,27 @@ def presented_chain(endpoint: Endpoint, server_name: str | None = None, timeout:
     return reader.certificates
 
 
+def presented_leaf(host: str, port: int, server_name: str | None = None, timeout: float = 10.0) -> bytes:
+    """DER of the certificate an endpoint presents (no verification: it is looked at, not trusted).
+
+    Read off a TLS 1.2 handshake (which also works on two-way endpoints, before any client certificate is
+    asked for); a TLS-1.3-only endpoint is asked with a plain handshake. Raises OSError/ssl.SSLError or the
+    probe's stage error when nothing is presented.
+    """
+    chain = presented_chain(Endpoint("mqtts", host, port), server_name, timeout)
+    if chain:
+        return bytes(chain[0])
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((host, port), timeout=timeout) as raw:
+        with context.wrap_socket(raw, server_hostname=server_name or host) as tls:
+            der = tls.getpeercert(binary_form=True)
+    if not der:
+        raise ssl.SSLError("the endpoint presented no certificate")
+    return bytes(der)
+
+
 def _sni(name: str) -> str | None:
     return name or None
 
