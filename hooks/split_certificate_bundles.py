@@ -154,7 +154,7 @@ def fix_file(path: str, max_bytes: int | None = None) -> tuple[bool, bool]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=PROG, description=(__doc__ or "").split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=(__doc__ or "").split("\n\n", maxsplit=1)[0])
     parser.add_argument("filenames", nargs="*", metavar="FILE", help="files to fix (pre-commit passes them)")
     add_max_file_size(parser)
     prepare_console()

@@ -679,11 +679,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _authorized(self) -> bool:
         header = self.headers.get("Authorization") or ""
-        scheme, _, value = header.partition(" ")
+        scheme, _unused, value = header.partition(" ")
         if scheme.lower() != "basic":
             return False
         try:
-            user, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+            user, _unused, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return False
         settings = self.sandbox.settings

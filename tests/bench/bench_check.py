@@ -132,7 +132,7 @@ def make_corpus(n_files: int) -> Path:
     root_cert = cert("Bench Root CA", root_key, None, root_key, ca=True)
     inter_cert = cert("Bench Intermediate CA", inter_key, root_cert, root_key, ca=True)
     chain_pem = inter_cert.public_bytes(pem) + root_cert.public_bytes(pem)
-    leaf_keys = [new_key() for _ in range(N_LEAF_KEYS)]
+    leaf_keys = [new_key() for _unused in range(N_LEAF_KEYS)]
     key_pems = [
         k.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())
         for k in leaf_keys
@@ -187,7 +187,7 @@ def timed(cmd: list[str], **kwargs: Any) -> tuple[float, float, subprocess.Compl
     """(wall seconds, CPU seconds user+sys of the child, the process)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, env=ENV, **kwargs)
+    proc = subprocess.run(cmd, capture_output=True, env=ENV, check=False, **kwargs)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -198,7 +198,7 @@ def best_of(runs: int, cmd: list[str], ok: tuple[int, ...] = (0,)) -> tuple[floa
     """Best wall and best CPU time of ``runs`` runs (the box is shared: the best run is the least disturbed)."""
     walls, cpus = [], []
     out = b""
-    for _ in range(runs):
+    for _unused in range(runs):
         wall, cpu, proc = timed(cmd)
         if proc.returncode not in ok:
             sys.exit(f"bench: {' '.join(cmd[:3])} ... exited {proc.returncode}:\n{proc.stderr.decode()[-2000:]}")
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         listing.write("\n".join(str(p) for p in sample) + "\n")
     try:
         loop = f'while IFS= read -r f; do openssl x509 -noout -in "$f" || exit 1; done < "{listing.name}"'
-        ssl_wall, ssl_cpu, _ = best_of(1, ["bash", "-c", loop])
+        ssl_wall, ssl_cpu, _unused = best_of(1, ["bash", "-c", loop])
     finally:
         os.unlink(listing.name)
     scale = len(cert_files) / len(sample)
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     for where, command in hooks:
         timed([command, one], cwd=str(corpus))  # bytecode
         walls, cpus = [], []
-        for _ in range(args.hook_runs):
+        for _unused in range(args.hook_runs):
             wall, cpu, proc = timed([command, one], cwd=str(corpus))
             if proc.returncode not in (0, 1):
                 sys.exit(f"bench: {command} exited {proc.returncode}:\n{proc.stderr.decode()[-2000:]}")

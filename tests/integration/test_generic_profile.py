@@ -102,7 +102,7 @@ def test_kong_like_gateway(tmp_path: Path, httpserver: HTTPServer, pki: SandboxP
     first = run(tmp_path / "first", kong_args(httpserver, pki), diff=True)
     assert first.returncode == 0, first.output
     assert first.changed == 1
-    writes = [req for req, _ in httpserver.log if req.method == "PUT"]
+    writes = [req for req, _unused in httpserver.log if req.method == "PUT"]
     assert len(writes) == 1
     body = writes[0].get_json()
     assert body == {
@@ -119,14 +119,14 @@ def test_kong_like_gateway(tmp_path: Path, httpserver: HTTPServer, pki: SandboxP
     second = run(tmp_path / "second", kong_args(httpserver, pki))
     assert second.returncode == 0, second.output
     assert second.changed == 0
-    assert len([req for req, _ in httpserver.log if req.method == "PUT"]) == 1
+    assert len([req for req, _unused in httpserver.log if req.method == "PUT"]) == 1
 
     absent = run(tmp_path / "absent", kong_args(httpserver, pki, state="absent"))
     assert absent.returncode == 0 and absent.changed == 1, absent.output
     assert kong.stored is None
     again = run(tmp_path / "again", kong_args(httpserver, pki, state="absent"))
     assert again.returncode == 0 and again.changed == 0, again.output
-    assert [req.method for req, _ in httpserver.log].count("DELETE") == 1
+    assert [req.method for req, _unused in httpserver.log].count("DELETE") == 1
 
 
 class Emqx5:
@@ -168,7 +168,7 @@ def test_emqx5_listener_bearer_two_way(tmp_path: Path, httpserver: HTTPServer, p
     result = run(tmp_path, args)
     assert result.returncode == 0, result.output
     assert result.changed == 1
-    (request,) = [req for req, _ in httpserver.log if req.method == "PUT"]
+    (request,) = [req for req, _unused in httpserver.log if req.method == "PUT"]
     assert request.path == "/api/v5/listeners/ssl:default"
     assert request.get_json() == {
         "ssl_options": {
@@ -196,7 +196,7 @@ def test_emqx5_listener_basic_one_way_with_inline_pem_readback(
     }
     first = run(tmp_path / "first", args)
     assert first.returncode == 0 and first.changed == 1, first.output
-    body = next(req for req, _ in httpserver.log if req.method == "PUT").get_json()
+    body = next(req for req, _unused in httpserver.log if req.method == "PUT").get_json()
     assert body["ssl_options"]["verify"] == "verify_none" and body["ssl_options"]["fail_if_no_peer_cert"] is False
     assert "cacertfile" not in body["ssl_options"]  # one-way: no client CA
 
@@ -204,4 +204,4 @@ def test_emqx5_listener_basic_one_way_with_inline_pem_readback(
     emqx.options = {"certfile": pki.cert_with_chain.decode(), "verify": "verify_none"}
     second = run(tmp_path / "second", args)
     assert second.returncode == 0 and second.changed == 0, second.output
-    assert len([req for req, _ in httpserver.log if req.method == "PUT"]) == 1
+    assert len([req for req, _unused in httpserver.log if req.method == "PUT"]) == 1

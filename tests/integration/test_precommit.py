@@ -39,6 +39,7 @@ def cert_repo(tmp_path: Path, hook_repo: tuple[Path, str], precommit_env: dict[s
         env=precommit_env,
         capture_output=True,
         text=True,
+        check=False,
     )
     assert install.returncode == 0, install.stdout + install.stderr
     git(repo, "add", ".pre-commit-config.yaml", env=precommit_env)

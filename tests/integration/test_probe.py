@@ -109,6 +109,7 @@ def cli(*args, env=None):
         text=True,
         timeout=120,
         env={**os.environ, **(env or {})},
+        check=False,
     )
 
 

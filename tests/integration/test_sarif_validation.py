@@ -116,7 +116,7 @@ def results(log: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_the_failing_run_finds_each_problem(failing: tuple[Path, dict[str, Any], str]) -> None:
-    _, log, _ = failing
+    _unused, log, _unused = failing
     fired = {(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]) for r in results(log)}
     for expected in [
         ("cert.validity", "certs/expired.crt"),
@@ -131,7 +131,7 @@ def test_the_failing_run_finds_each_problem(failing: tuple[Path, dict[str, Any],
 
 
 def test_sarif_is_valid_against_the_sarif_2_1_0_schema(failing: tuple[Path, dict[str, Any], str]) -> None:
-    _, log, _ = failing
+    _unused, log, _unused = failing
     schema = json.loads(SCHEMA.read_text())
     validator_class = jsonschema.validators.validator_for(schema)
     validator_class.check_schema(schema)
@@ -167,7 +167,10 @@ def run_multitool(sarif: Path, out: Path) -> list[dict[str, Any]]:
     ]
     # Rule SARIF2006 tries an HTTP GET on every URI in the log; there is no network here but loopback,
     # so run the validator in a network namespace of its own where that is possible (root).
-    if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
+    if (
+        shutil.which("unshare")
+        and subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False).returncode == 0
+    ):
         command = ["unshare", "-n", *command]
     env = {**os.environ, "DOTNET_CLI_TELEMETRY_OPTOUT": "1", "DOTNET_NOLOGO": "1"}
     result = subprocess.run(command, capture_output=True, text=True, check=False, env=env, timeout=300)
@@ -186,7 +189,7 @@ def describe(findings: list[dict[str, Any]]) -> str:
 
 
 def test_microsoft_sarif_validator_reports_no_error(failing: tuple[Path, dict[str, Any], str], tmp_path: Path) -> None:
-    _, _, raw = failing
+    _unused, _unused, raw = failing
     sarif = tmp_path / "certhygiene.sarif"
     sarif.write_text(raw)
     found = run_multitool(sarif, tmp_path / "validation.sarif")
@@ -205,7 +208,7 @@ def test_microsoft_sarif_validator_catches_broken_sarif(tmp_path: Path) -> None:
 
 
 def test_rules_carry_what_code_scanning_shows(failing: tuple[Path, dict[str, Any], str]) -> None:
-    _, log, _ = failing
+    _unused, log, _unused = failing
     driver = log["runs"][0]["tool"]["driver"]
     assert driver["name"] == "certhygiene" and driver["version"]
     rules = driver["rules"]
@@ -224,7 +227,7 @@ def test_rules_carry_what_code_scanning_shows(failing: tuple[Path, dict[str, Any
 
 
 def test_results_point_at_the_file_and_line(failing: tuple[Path, dict[str, Any], str]) -> None:
-    root, log, _ = failing
+    root, log, _unused = failing
     run = log["runs"][0]
     rules = run["tool"]["driver"]["rules"]
     assert run["originalUriBaseIds"]["SRCROOT"]["uri"] == root.as_uri() + "/"
@@ -258,7 +261,7 @@ def fingerprints(log: dict[str, Any]) -> dict[tuple[str, str, str], str]:
 
 
 def test_fingerprints_are_unique_and_stable(failing: tuple[Path, dict[str, Any], str], tmp_path: Path) -> None:
-    root, log, _ = failing
+    root, log, _unused = failing
     first = fingerprints(log)
     assert len(first) == len(results(log))
     assert len(set(first.values())) == len(first), "two results share a fingerprint"
@@ -270,7 +273,7 @@ def test_fingerprints_are_unique_and_stable(failing: tuple[Path, dict[str, Any],
     for name in ("certs/expired.crt", "keys/locked.key"):
         moved = clone / name
         moved.write_bytes(b"\n\n\n" + moved.read_bytes())
-    _, log2, _ = check_sarif(clone)
+    _unused, log2, _unused = check_sarif(clone)
     for rule_id, uri in (("cert.validity", "certs/expired.crt"), ("key.encrypted", "keys/locked.key")):
         before = [r for r in results(log) if (r["ruleId"], location_uri(r)) == (rule_id, uri)]
         after = [r for r in results(log2) if (r["ruleId"], location_uri(r)) == (rule_id, uri)]
@@ -286,7 +289,7 @@ def location_uri(result: dict[str, Any]) -> str:
 
 
 def test_no_key_material_in_the_sarif(failing: tuple[Path, dict[str, Any], str]) -> None:
-    root, _, raw = failing
+    root, _unused, raw = failing
     for line in (root / "keys" / "locked.key").read_text().splitlines()[1:-1]:
         assert line not in raw  # no base64 of the key
     assert PASSWORD.decode() not in raw
@@ -296,7 +299,7 @@ def test_the_github_template_command_writes_this_sarif(
     failing: tuple[Path, dict[str, Any], str], tmp_path: Path
 ) -> None:
     """Run the check step of docs/github-actions.yml as the runner would (bash, in the checkout)."""
-    root, log, _ = failing
+    root, log, _unused = failing
     workflow = yaml.safe_load((REPO_ROOT / "docs" / "github-actions.yml").read_text())
     step = next(
         step for job in workflow["jobs"].values() for step in job["steps"] if "certhygiene check" in step.get("run", "")

@@ -207,7 +207,7 @@ def test_check_with_password_checks_vault_content(repo: Repo) -> None:
     assert ("key.encrypted", "secrets/locked.key") in found
     assert ("key.encrypted", "secrets/labelled.key") in found
     assert any(rule == "pair.mismatch" and "other" in path for rule, path in found), found
-    assert not any(path.endswith("server.key") or path.endswith("server.crt") for _, path in found), found
+    assert not any(path.endswith("server.key") or path.endswith("server.crt") for _unused, path in found), found
     assert report["skipped"] == []
     assert_no_secrets(repo, result.stdout)
 
@@ -283,7 +283,13 @@ def test_pre_commit_blocks_plaintext_keys_and_lets_vaulted_ones_pass(
 
     def commit(message: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["git", "commit", "-m", message], cwd=work, env=env, capture_output=True, text=True, timeout=900
+            ["git", "commit", "-m", message],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
         )
 
     # a plaintext key (and one inline in a YAML vars file): blocked

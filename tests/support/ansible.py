@@ -113,7 +113,9 @@ def run_playbook(
         cmd.append("--diff")
     if verbosity:
         cmd.append("-" + "v" * verbosity)
-    proc = subprocess.run(cmd, cwd=workdir, env=ansible_env(env), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        cmd, cwd=workdir, env=ansible_env(env), capture_output=True, text=True, timeout=timeout, check=False
+    )
     recap: dict[str, int] = {}
     recaps = list(_RECAP.finditer(proc.stdout))
     if recaps:

@@ -74,4 +74,6 @@ def pre_commit_config(hook_repo: tuple[Path, str], hook_ids: list[str]) -> str:
 
 
 def run_pre_commit(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PRE_COMMIT, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [PRE_COMMIT, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False
+    )

@@ -55,7 +55,7 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     socks = []
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        for _ in range(count):
+        for _unused in range(count):
             sock = socket.socket(family, socket.SOCK_STREAM)
             sock.bind((host, 0))
             socks.append(sock)

@@ -168,7 +168,7 @@ def dropping_server() -> Iterator[tuple[str, list[int]]]:
         listener.settimeout(0.1)
         while not stop.is_set():
             try:
-                conn, _ = listener.accept()
+                conn, _unused = listener.accept()
             except OSError:
                 continue
             with conn:
@@ -225,7 +225,7 @@ def test_push_creates_with_post_then_updates_with_put(httpserver: HTTPServer, ma
     assert not observed.present
     assert differences(desired, observed) == ["no TLS configuration on the deployment"]
     deployment.write(desired, observed)
-    request, _ = httpserver.log[-1]
+    request, _unused = httpserver.log[-1]
     body = request.get_json()
     assert body["tlsType"] == "one-way"
     assert body["cert"] == material["cert"].decode() + material["chain"].decode()
@@ -315,7 +315,7 @@ def test_a_retried_write_that_landed_is_not_repeated(httpserver: HTTPServer, mat
     before = Observed(present=True, tls_type="one-way", cn="mqtt.example.com", expire=applied["expire"])
     response = deployment.write(desired, before)
     assert response.converged
-    assert [r.method for r, _ in httpserver.log] == ["PUT", "GET"]
+    assert [r.method for r, _unused in httpserver.log] == ["PUT", "GET"]
 
 
 def test_409_on_create_switches_to_update(httpserver: HTTPServer, material: dict[str, bytes]) -> None:
@@ -323,7 +323,7 @@ def test_409_on_create_switches_to_update(httpserver: HTTPServer, material: dict
     httpserver.expect_request(PATH, method="POST").respond_with_json({"message": "TLS already configured"}, status=409)
     httpserver.expect_request(PATH, method="PUT").respond_with_json({"status": "pending"})
     cloud(httpserver, make_client()).write(desired, Observed(present=False))
-    assert [r.method for r, _ in httpserver.log] == ["POST", "PUT"]
+    assert [r.method for r, _unused in httpserver.log] == ["POST", "PUT"]
 
 
 def test_422_says_what_the_service_found_and_nothing_was_applied(
@@ -402,7 +402,7 @@ def test_generic_body_template(httpserver: HTTPServer, material: dict[str, bytes
     Deployment(client, api_url=httpserver.url_for(""), deployment_id="", profile="generic", generic=spec).write(
         desired, Observed(present=True)
     )
-    request, _ = httpserver.log[-1]
+    request, _unused = httpserver.log[-1]
     assert request.headers["apikey"] == SECRET
     assert request.get_json() == {
         "cert": material["cert"].decode(),
@@ -445,4 +445,4 @@ def test_a_timed_out_write_waits_as_long_again_then_reads_back(
     response = deployment.write(desired, Observed(present=True, tls_type="two-way", cn="mqtt.example.com"))
     assert response.converged
     assert sleeps == [0.3]
-    assert [r.method for r, _ in httpserver.log].count("PUT") == 1
+    assert [r.method for r, _unused in httpserver.log].count("PUT") == 1

@@ -44,7 +44,7 @@ def github_steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any], di
 
 def test_github_workflow_runs_the_hooks() -> None:
     workflow = load(GITHUB)
-    runs = [step.get("run", "") for _, _, step in github_steps(workflow)]
+    runs = [step.get("run", "") for _unused, _unused, step in github_steps(workflow)]
     assert any("pre-commit run --all-files" in run for run in runs)
     # on pull requests and on the default branch
     assert "pull_request" in workflow["on"] and "push" in workflow["on"]
@@ -53,7 +53,7 @@ def test_github_workflow_runs_the_hooks() -> None:
 def test_github_workflow_uploads_the_sarif_of_certhygiene_check() -> None:
     workflow = load(GITHUB)
     steps = github_steps(workflow)
-    checks = [(job, step) for _, job, step in steps if SARIF_COMMAND.search(step.get("run", ""))]
+    checks = [(job, step) for _unused, job, step in steps if SARIF_COMMAND.search(step.get("run", ""))]
     assert len(checks) == 1, "one step runs `certhygiene check --format sarif . > FILE.sarif`"
     job, check = checks[0]
     sarif_file = SARIF_COMMAND.search(check["run"]).group("file")  # type: ignore[union-attr]

@@ -56,13 +56,13 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_clean_folder_exits_0(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = check(capsys, "certs/clean")
+    code, out, _unused = check(capsys, "certs/clean")
     assert code == 0
     assert "3 files checked" in out and "no findings" in out
 
 
 def test_findings_exit_1_with_one_line_each(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = check(capsys, "certs/bad")
+    code, out, _unused = check(capsys, "certs/bad")
     assert code == 1
     for path, rule in [
         ("certs/bad/locked.key", "key.encrypted"),
@@ -77,14 +77,14 @@ def test_findings_exit_1_with_one_line_each(repo: Path, capsys: pytest.CaptureFi
 
 
 def test_files_and_folders_together_and_default_folder(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = check(capsys, "certs/clean/cloud.crt", "certs/bad")
+    code, out, _unused = check(capsys, "certs/clean/cloud.crt", "certs/bad")
     assert code == 1 and "[chain.leaf]" in out
-    code, out, _ = check(capsys)  # default: the current folder, walked
+    code, out, _unused = check(capsys)  # default: the current folder, walked
     assert code == 1 and "7 files checked" in out
 
 
 def test_json_format(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = check(capsys, "certs", "--format", "json")
+    code, out, _unused = check(capsys, "certs", "--format", "json")
     assert code == 1
     report = json.loads(out)
     assert report["summary"]["errors"] == len([f for f in report["findings"] if f["severity"] == "error"]) >= 3
@@ -98,7 +98,7 @@ def test_sarif_paths_are_relative_to_the_git_root(
     from certhygiene.rules import RULES
 
     monkeypatch.chdir(repo / "certs")  # run from a subfolder: paths stay relative to the repository root
-    code, out, _ = check(capsys, "bad", "--format", "sarif")
+    code, out, _unused = check(capsys, "bad", "--format", "sarif")
     assert code == 1
     log = json.loads(out)
     assert log["version"] == "2.1.0"
@@ -113,14 +113,14 @@ def test_sarif_paths_are_relative_to_the_git_root(
 
 def test_fail_on_warning(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     weak_only_set(repo / "weak")
-    code, out, _ = check(capsys, "weak")
+    code, out, _unused = check(capsys, "weak")
     assert code == 0 and "[key.weak]" in out
-    code, out, _ = check(capsys, "weak", "--fail-on", "warning")
+    code, out, _unused = check(capsys, "weak", "--fail-on", "warning")
     assert code == 1
 
 
 def test_output_file(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = check(capsys, "certs/bad", "--format", "sarif", "--output", "report.sarif")
+    code, out, _unused = check(capsys, "certs/bad", "--format", "sarif", "--output", "report.sarif")
     assert code == 1
     assert json.loads((repo / "report.sarif").read_text())["version"] == "2.1.0"
     assert "errors" in out and "{" not in out  # the summary line only
@@ -164,13 +164,18 @@ def test_bad_format_is_an_argparse_usage_error(repo: Path, capsys: pytest.Captur
 
 def test_console_script_end_to_end(repo: Path) -> None:
     """The installed ``certhygiene`` command: exit codes as a shell sees them, and no traceback."""
-    proc = subprocess.run([str(BIN / "certhygiene"), "check", "certs/bad"], capture_output=True, text=True)
+    proc = subprocess.run([str(BIN / "certhygiene"), "check", "certs/bad"], capture_output=True, text=True, check=False)
     assert proc.returncode == 1 and "[key.encrypted]" in proc.stdout
-    proc = subprocess.run([str(BIN / "certhygiene"), "check", "certs/clean"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(BIN / "certhygiene"), "check", "certs/clean"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (repo / "broken.yaml").write_text("profile: [seed\n")
     proc = subprocess.run(
-        [str(BIN / "certhygiene"), "check", "certs", "--policy", "broken.yaml"], capture_output=True, text=True
+        [str(BIN / "certhygiene"), "check", "certs", "--policy", "broken.yaml"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 2 and "broken.yaml" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -185,9 +190,9 @@ def test_vault_files_are_skipped_without_a_password_and_checked_with_one(
     secret = key_pem(key("rsa", 2048, 12), "pkcs8", password=b"passphrase")
     (folder / "server.key").write_bytes(VaultLib([("default", VaultSecret(b"pw"))]).encrypt(secret))
     (repo / "pass.txt").write_text("pw\n")
-    code, out, _ = check(capsys, "vaulted")
+    code, out, _unused = check(capsys, "vaulted")
     assert code == 0 and "vaulted/server.key: skipped" in out
-    code, out, _ = check(capsys, "vaulted", "--vault-password-file", "pass.txt")
+    code, out, _unused = check(capsys, "vaulted", "--vault-password-file", "pass.txt")
     assert code == 1 and "[key.encrypted]" in out
 
 
@@ -210,7 +215,7 @@ def test_cn_only_v3_certificate_and_expired(repo: Path, capsys: pytest.CaptureFi
     )
     (folder / "old.crt").write_bytes(old.cert_pem)
     (folder / "old-chain.pem").write_bytes(pem(pki.intermediate))
-    code, out, _ = check(capsys, "more")
+    code, out, _unused = check(capsys, "more")
     assert code == 1 and "more/old.crt:1: error [cert.validity]" in out
 
 

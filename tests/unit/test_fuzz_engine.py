@@ -49,7 +49,7 @@ FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCh
 @st.composite
 def mutated_pem(draw: st.DrawFn) -> bytes:
     data = bytearray(draw(st.sampled_from(SAMPLES)))
-    for _ in range(draw(st.integers(1, 4))):
+    for _unused in range(draw(st.integers(1, 4))):
         action = draw(st.sampled_from(["flip", "truncate", "swap_label", "insert", "delete_line", "dup_line"]))
         if action == "flip" and data:
             i = draw(st.integers(0, len(data) - 1))
@@ -92,7 +92,7 @@ def mutated_pem(draw: st.DrawFn) -> bytes:
 @st.composite
 def mutated_der(draw: st.DrawFn) -> bytes:
     data = bytearray(draw(st.sampled_from(DERS)))
-    for _ in range(draw(st.integers(1, 6))):
+    for _unused in range(draw(st.integers(1, 6))):
         i = draw(st.integers(0, len(data) - 1))
         data[i] = draw(st.integers(0, 255))
     if draw(st.booleans()):

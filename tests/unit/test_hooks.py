@@ -431,7 +431,7 @@ def _seeds() -> list[bytes]:
 @st.composite
 def mutated(draw: st.DrawFn) -> bytes:
     data = bytearray(draw(st.sampled_from(_SEEDS)))
-    for _ in range(draw(st.integers(1, 4))):
+    for _unused in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["flip", "cut", "insert"]))
         pos = draw(st.integers(0, max(len(data) - 1, 0)))
         if kind == "flip" and data:

@@ -251,7 +251,7 @@ def test_leaf_and_intermediate_extensions(kind: str, key_type: str, usages: set,
 
 def test_serials_are_random_and_leaf_never_outlives_its_issuer(ca_files) -> None:
     spec = issue.make_spec("client", subject={"CN": "c"}, days=100000)
-    certs = [issue.build_certificate(spec, key("rsa", 2048, 45), ca_files[2], NOW) for _ in range(3)]
+    certs = [issue.build_certificate(spec, key("rsa", 2048, 45), ca_files[2], NOW) for _unused in range(3)]
     assert len({c.serial_number for c in certs}) == 3
     assert all(c.serial_number.bit_length() > 64 for c in certs)
     assert certs[0].not_valid_after_utc == ca_files[2].certificate.not_valid_after_utc

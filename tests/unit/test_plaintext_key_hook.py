@@ -121,16 +121,16 @@ def test_vaulted_keys_pass_with_the_password_too(in_tmp: Path, capsys: pytest.Ca
     password_file.write_text(VAULT_PASSWORD + "\n")
     names = [write(in_tmp, "tls/vaulted.key", vault(rsa_pkcs8())), write(in_tmp, "vars/v.yml", vault(inline_yaml()))]
     assert main(["--vault-password-file", str(password_file), *names]) == 0
-    out, _ = capsys.readouterr()
+    out, _unused = capsys.readouterr()
     assert "[key.plaintext]" not in out and "skipped" not in out
 
 
 def test_every_plaintext_key_is_named(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    names = [write(in_tmp, name, content()) for _, name, content, _ in CASES]
+    names = [write(in_tmp, name, content()) for _unused, name, content, _unused in CASES]
     assert main(names) == 1
-    out, _ = capsys.readouterr()
+    out, _unused = capsys.readouterr()
     flagged = {line.split(":", 1)[0] for line in out.splitlines() if "[key.plaintext]" in line}
-    assert flagged == {name for _, name, _, code in CASES if code}
+    assert flagged == {name for _unused, name, _unused, code in CASES if code}
 
 
 def test_no_files_is_a_pass(in_tmp: Path) -> None:
@@ -156,5 +156,5 @@ def test_the_whole_policy_does_not_include_it(in_tmp: Path, capsys: pytest.Captu
 
     write(in_tmp, "tls/server.key", rsa_pkcs8())
     whole_policy(["tls/server.key"])
-    out, _ = capsys.readouterr()
+    out, _unused = capsys.readouterr()
     assert "[key.plaintext]" not in out

@@ -116,7 +116,7 @@ BAD: list[tuple[str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "message"), BAD, ids=[m.split(";")[0][:40] for _, m in BAD])
+@pytest.mark.parametrize(("text", "message"), BAD, ids=[m.split(";")[0][:40] for _unused, m in BAD])
 def test_bad_policy_file_names_the_file_and_the_fix(tmp_path: Path, text: str, message: str) -> None:
     path = write_policy(tmp_path, text)
     with pytest.raises(PolicyError) as error:

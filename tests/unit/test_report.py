@@ -72,7 +72,7 @@ def test_text_clean_summary() -> None:
 
 
 def test_json_schema(repo: tuple[Path, Report]) -> None:
-    _, report = repo
+    _unused, report = repo
     data = json.loads(render_json(report))
     assert data["version"] == 1
     assert data["tool"]["name"] == "certhygiene"

@@ -70,7 +70,7 @@ def run_report(capsys: pytest.CaptureFixture[str], cwd: Path, *argv: str) -> tup
 
 
 def test_json_lists_every_certificate_by_days_left(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
-    code, out, _ = run_report(capsys, tree, "--format", "json")
+    code, out, _unused = run_report(capsys, tree, "--format", "json")
     assert code == 0
     data = json.loads(out)
     rows = data["certificates"]
@@ -106,7 +106,7 @@ def test_json_lists_every_certificate_by_days_left(capsys: pytest.CaptureFixture
 
 
 def test_table_shows_the_same_rows_for_people(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
-    code, out, _ = run_report(capsys, tree)
+    code, out, _unused = run_report(capsys, tree)
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == ["DAYS", "STATUS", "NOT", "AFTER", "PATH", "SUBJECT", "SERIAL"]
@@ -166,7 +166,7 @@ def test_fail_on_gates_a_pipeline(
 
 
 def test_files_named_are_read_and_listed_once(capsys: pytest.CaptureFixture[str], tree: Path) -> None:
-    code, out, _ = run_report(capsys, tree, "certs/fine.crt", "certs", "--format", "json")
+    code, out, _unused = run_report(capsys, tree, "certs/fine.crt", "certs", "--format", "json")
     assert code == 0
     paths = [row["path"] for row in json.loads(out)["certificates"]]
     assert sorted(paths) == ["certs/expired.crt", "certs/fine.crt", "certs/soon.pem"]
@@ -183,7 +183,7 @@ def test_pkcs12_and_vault_files_are_listed_as_skipped(capsys: pytest.CaptureFixt
     (tmp_path / "secret.key").write_bytes(b"$ANSIBLE_VAULT;1.1;AES256\n6162\n")
     env_password = os.environ.pop("ANSIBLE_VAULT_PASSWORD_FILE", None)
     try:
-        code, out, _ = run_report(capsys, tmp_path, "--format", "json")
+        code, out, _unused = run_report(capsys, tmp_path, "--format", "json")
     finally:
         if env_password is not None:
             os.environ["ANSIBLE_VAULT_PASSWORD_FILE"] = env_password
@@ -208,14 +208,14 @@ def test_pkcs12_and_vault_files_are_listed_as_skipped(capsys: pytest.CaptureFixt
 def test_usage_errors_exit_2(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: tuple[str, ...], message: str
 ) -> None:
-    code, _, err = run_report(capsys, tmp_path, *argv)
+    code, _unused, err = run_report(capsys, tmp_path, *argv)
     assert code == 2
     assert message in err
     assert "Traceback" not in err
 
 
 def test_empty_tree(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, _ = run_report(capsys, tmp_path)
+    code, out, _unused = run_report(capsys, tmp_path)
     assert code == 0
     assert out.splitlines() == [
         "no certificates found",

@@ -92,9 +92,11 @@ def v1_leaf(pki: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> by
     (work / "ca.crt").write_bytes(three.intermediate.cert_pem)
     (work / "ca.key").write_bytes(key_pem(three.intermediate.key))
     (work / "leaf.key").write_bytes(key_pem(three.leaf.key))
-    run = {"cwd": work, "check": True, "capture_output": True}
+    run = {"cwd": work, "capture_output": True}
     subprocess.run(
-        ["openssl", "req", "-new", "-key", "leaf.key", "-subj", "/CN=mqtt.example.com", "-out", "l.csr"], **run
+        ["openssl", "req", "-new", "-key", "leaf.key", "-subj", "/CN=mqtt.example.com", "-out", "l.csr"],
+        check=True,
+        **run,
     )
     subprocess.run(
         [
@@ -113,6 +115,7 @@ def v1_leaf(pki: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> by
             "-out",
             "leaf.crt",
         ],
+        check=True,
         **run,
     )
     return (work / "leaf.crt").read_bytes()
@@ -326,7 +329,7 @@ FAILING: list[tuple[str, str, Any]] = [
 ]
 
 
-@pytest.mark.parametrize(("rule_id", "case", "change"), FAILING, ids=[f"{r}: {c}" for r, c, _ in FAILING])
+@pytest.mark.parametrize(("rule_id", "case", "change"), FAILING, ids=[f"{r}: {c}" for r, c, _unused in FAILING])
 def test_rule_fails(pki: dict[str, Any], rule_id: str, case: str, change: Any) -> None:
     report = check_material(**{**good(pki), **change(pki)})
     assert rule_id in ids(report), report.findings
@@ -410,7 +413,7 @@ def _ec_set() -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(("rule_id", "case", "change"), PASSING, ids=[f"{r}: {c}" for r, c, _ in PASSING])
+@pytest.mark.parametrize(("rule_id", "case", "change"), PASSING, ids=[f"{r}: {c}" for r, c, _unused in PASSING])
 def test_rule_passes(pki: dict[str, Any], rule_id: str, case: str, change: Any) -> None:
     report = check_material(**{**good(pki), **change(pki)})
     assert rule_id not in ids(report), report.findings
@@ -418,8 +421,8 @@ def test_rule_passes(pki: dict[str, Any], rule_id: str, case: str, change: Any) 
 
 def test_every_rule_has_a_failing_and_a_passing_fixture() -> None:
     # cert.version, cert.issuer and the opt-in key.plaintext have tests of their own below
-    assert {r for r, _, _ in FAILING} | {"cert.version", "key.plaintext"} == set(CATALOG)
-    assert {r for r, _, _ in PASSING} | {"cert.version", "cert.issuer", "key.plaintext"} == set(CATALOG)
+    assert {r for r, _unused, _unused in FAILING} | {"cert.version", "key.plaintext"} == set(CATALOG)
+    assert {r for r, _unused, _unused in PASSING} | {"cert.version", "cert.issuer", "key.plaintext"} == set(CATALOG)
 
 
 def test_cert_version_v1_fails_v3_passes(pki: dict[str, Any], v1_leaf: bytes) -> None:
@@ -603,7 +606,7 @@ def test_repository_layouts(pki: dict[str, Any], tmp_path: Path, layout: str, ex
     }[layout]
     report = check_repo(write(tmp_path, files))
     assert rel_findings(report, tmp_path) >= expected
-    assert {r for _, r in rel_findings(report, tmp_path)} == {r for _, r in expected}, report.findings
+    assert {r for _unused, r in rel_findings(report, tmp_path)} == {r for _unused, r in expected}, report.findings
 
 
 def test_named_chain_file_alone_finds_the_neighbouring_certificate(pki: dict[str, Any], tmp_path: Path) -> None:
