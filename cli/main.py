@@ -21,6 +21,8 @@ SUBCOMMANDS = (
     "split",
     "complete",
     "probe",
+    "push",
+    "delete",
     "sandbox",
 )
 
@@ -38,7 +40,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="certhygiene",
         description="Keep TLS certificates clean: check them against a deployment's import rules, "
-        "repair chains, probe endpoints and run a local sandbox deployment.",
+        "repair chains, push them to a deployment, probe endpoints and run a local sandbox deployment.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -10,6 +10,5 @@ from __future__ import annotations
 
 if __name__ == "__main__":
     import importlib
-    import sys
 
-    sys.exit(importlib.import_module("certhygiene.cli.main").main())
+    raise SystemExit(importlib.import_module("certhygiene.cli.main").main())
