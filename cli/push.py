@@ -194,13 +194,13 @@ def report(outcome: Outcome, args: argparse.Namespace, verb: str) -> None:
     if isinstance(before, dict):
         lines.append(f"  before: {_facts(before)}")
     if isinstance(after, dict) and not outcome.failed:
-        lines.append(f"  after:  {_facts(after)}")
+        lines.append(f"  {'planned' if getattr(args, 'check', False) else 'after'}: {_facts(after)}")
     if outcome.failed:
         lines.append(f"  FAILED ({outcome.applied}): {outcome.message}")
     elif getattr(args, "check", False):
         lines.append("  check: " + ("would change" if outcome.changed else "nothing to do") + "; nothing was written")
     else:
-        lines.append("  result: " + ("changed" if outcome.changed else "nothing to do") + f" ({outcome.applied})")
+        lines.append("  result: " + (f"changed ({outcome.applied})" if outcome.changed else "nothing to do"))
     print("\n".join(lines))
 
 

@@ -98,3 +98,27 @@ def test_templates_pass_the_vault_password_as_a_file(path: Path) -> None:
 def test_templates_keep_the_expiry_report(path: Path) -> None:
     text = path.read_text()
     assert "certhygiene report . --format json > certhygiene-report.json" in text
+
+
+PUSH_TEMPLATES = [
+    (DOCS / "github-actions-push.yml", "vendor.github-workflows"),
+    (DOCS / "gitlab-ci-push.yml", "vendor.gitlab-ci"),
+]
+
+
+@pytest.mark.parametrize(("path", "schema"), PUSH_TEMPLATES)
+def test_push_template_is_valid_and_keeps_credentials_out_of_argv(path: Path, schema: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = path.read_text()
+    commands = re.findall(r"certhygiene push[^\n]*(?:\n\s+--[^\n]*)*", text.replace("\\\n", "\n"))
+    assert any("--check" in c for c in commands) and any("--wait" in c for c in commands)
+    for command in commands:
+        assert "SECRET" not in command and "API_KEY" not in command, command
+    # the credentials reach the command through the environment
+    assert "CERTHYGIENE_API_SECRET" in text and "CERTHYGIENE_API_KEY" in text

@@ -49,3 +49,15 @@ def test_sanity_ignore_files_are_empty() -> None:
 def test_the_action_group_holds_every_module_that_talks_to_the_deployment_api() -> None:
     runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
     assert runtime["action_groups"]["deployment"] == ["tls_config", "tls_config_info"]
+
+
+def test_readme_pre_commit_snippet_names_hooks_that_exist_and_explains_url_and_rev() -> None:
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("# .pre-commit-config.yaml\n", 1)[1].split("```", 1)[0]
+    config = yaml.safe_load(block)
+    (repo,) = config["repos"]
+    hooks = {hook["id"] for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
+    assert {hook["id"] for hook in repo["hooks"]} <= hooks
+    assert repo["rev"] == f"v{VERSION}"  # the tag the release of this version makes
+    assert "stands for wherever this repository is hosted" in readme and "full commit sha" in readme
+    assert f"ansible-galaxy collection install git+{repo['repo']}.git,v{VERSION}" in readme
