@@ -11,10 +11,10 @@ options:
   api_url:
     description:
       - Base URL of the deployment API.
-      - For O(profile=emqx-cloud), the platform API root, for example C(https://cloud.example.com/public_api/v1)
+      - For O(api_profile=emqx-cloud), the platform API root, for example C(https://cloud.example.com/public_api/v1)
         (the local sandbox prints its own, C(http://127.0.0.1:18083/public_api/v1)).
-      - For O(profile=emqx5-listener), the EMQX 5 API root, for example C(http://broker:18083/api/v5).
-      - For O(profile=generic), the value of the C({api_url}) placeholder of the URL templates.
+      - For O(api_profile=emqx5-listener), the EMQX 5 API root, for example C(http://broker:18083/api/v5).
+      - For O(api_profile=generic), the value of the C({api_url}) placeholder of the URL templates.
     type: str
     required: true
   api_key:
@@ -29,13 +29,13 @@ options:
     type: str
   deployment_id:
     description:
-      - The deployment whose TLS configuration is managed. Required for O(profile=emqx-cloud).
-      - For O(profile=emqx5-listener), the listener id (default C(ssl:default)).
-      - For O(profile=generic), the value of the C({deployment_id}) placeholder.
+      - The deployment whose TLS configuration is managed. Required for O(api_profile=emqx-cloud).
+      - For O(api_profile=emqx5-listener), the listener id (default C(ssl:default)).
+      - For O(api_profile=generic), the value of the C({deployment_id}) placeholder.
     type: str
-  profile:
+  api_profile:
     description:
-      - The service the API belongs to.
+      - The API dialect: the service the API belongs to. (Not the policy profile: that is O(certhygiene.tls.tls_config#module:profile).)
       - V(emqx-cloud) is the cloud's platform API
         (C(GET|POST|PUT|DELETE {api_url}/deployments/{deployment_id}/tls), body C({tlsType, cert, key, cacert})).
       - V(emqx5-listener) is EMQX 5's listener API (C(PUT {api_url}/listeners/{deployment_id}) with the full chain,
@@ -65,32 +65,32 @@ options:
     default: {}
   method:
     description:
-      - O(profile=generic) only. HTTP method of the write.
+      - O(api_profile=generic) only. HTTP method of the write.
     type: str
     default: PUT
   url_template:
     description:
-      - O(profile=generic) only. URL of the write; placeholders C({api_url}) and C({deployment_id}).
+      - O(api_profile=generic) only. URL of the write; placeholders C({api_url}) and C({deployment_id}).
     type: str
   get_url_template:
     description:
-      - O(profile=generic) only. URL that reads the current configuration (404 means none).
+      - O(api_profile=generic) only. URL that reads the current configuration (404 means none).
         When the answer holds a PEM certificate anywhere, its fingerprint is compared with the leaf's.
       - Without it (and without O(verify_endpoint)) the module cannot tell what is configured and always writes.
     type: str
   delete_url_template:
     description:
-      - O(profile=generic) only. URL that deletes the configuration (C(state=absent) of M(certhygiene.tls.tls_config)).
+      - O(api_profile=generic) only. URL that deletes the configuration (C(state=absent) of M(certhygiene.tls.tls_config)).
       - Defaults to O(get_url_template), then O(url_template).
     type: str
   delete_method:
     description:
-      - O(profile=generic) only. HTTP method that deletes the configuration.
+      - O(api_profile=generic) only. HTTP method that deletes the configuration.
     type: str
     default: DELETE
   body_template:
     description:
-      - O(profile=generic) only. JSON body of the write, as a mapping or a JSON string.
+      - O(api_profile=generic) only. JSON body of the write, as a mapping or a JSON string.
       - >-
         In every string, C({leaf}), C({chain}), C({fullchain}) (leaf then chain), C({key}), C({client_ca}), C({tls_type}),
         C({cn}), C({verify}) (C(verify_peer) or C(verify_none)), C({deployment_id}) and C({api_url}) are replaced.

@@ -32,7 +32,7 @@ CONNECTION_ARGS: dict[str, Any] = {
     "api_key": {"type": "str", "no_log": True},
     "api_secret": {"type": "str", "no_log": True},
     "deployment_id": {"type": "str"},
-    "profile": {"type": "str", "default": "emqx-cloud", "choices": list(API_PROFILES)},
+    "api_profile": {"type": "str", "default": "emqx-cloud", "choices": list(API_PROFILES)},
     "auth_style": {"type": "str", "default": "basic", "choices": list(AUTH_STYLES)},
     "auth_header": {"type": "str", "default": "apikey"},
     "headers": {"type": "dict", "default": {}},
@@ -92,11 +92,11 @@ def endpoint_spec(module: Any) -> EndpointSpec | None:
 def build_deployment(module: Any) -> Provider:
     """The engine's provider for the module's options; fail_json on bad options."""
     params = module.params
-    profile = params["profile"]
+    profile = params["api_profile"]
     generic = None
     if profile == "generic":
         if not params.get("url_template"):
-            module.fail_json(msg="profile=generic needs url_template (and body_template for state=present)")
+            module.fail_json(msg="api_profile=generic needs url_template (and body_template for state=present)")
         body = params.get("body_template")
         if isinstance(body, str):
             try:
@@ -112,7 +112,7 @@ def build_deployment(module: Any) -> Provider:
             delete_method=params["delete_method"],
         )
     if profile == "emqx-cloud" and not params.get("deployment_id"):
-        module.fail_json(msg="deployment_id is required with profile=emqx-cloud")
+        module.fail_json(msg="deployment_id is required with api_profile=emqx-cloud")
     try:
         headers = auth_headers(
             params["auth_style"], params.get("api_key"), params.get("api_secret"), params["auth_header"]

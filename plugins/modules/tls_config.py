@@ -88,7 +88,7 @@ options:
     description:
       - Path of the client CA certificate.
     type: path
-  policy_profile:
+  profile:
     description:
       - Policy profile the material is checked against before it is sent.
       - Defaults to the engine's default (V(seed)) unless O(policy) names another.
@@ -96,7 +96,7 @@ options:
     choices: [seed, emqx-cloud, strict]
   policy:
     description:
-      - Path to a policy file (C(.certhygiene.yaml) format) used instead of, or on top of, O(policy_profile).
+      - Path to a policy file (C(.certhygiene.yaml) format) used instead of, or on top of, O(profile).
     type: path
   wait:
     description:
@@ -157,7 +157,7 @@ EXAMPLES = r"""
 
 - name: EMQX 5 listener
   certhygiene.tls.tls_config:
-    profile: emqx5-listener
+    api_profile: emqx5-listener
     api_url: http://broker.example.com:18083/api/v5
     api_key: "{{ emqx_api_key }}"
     api_secret: "{{ emqx_api_secret }}"
@@ -166,7 +166,7 @@ EXAMPLES = r"""
 
 - name: A Kong-like gateway (generic profile)
   certhygiene.tls.tls_config:
-    profile: generic
+    api_profile: generic
     api_url: http://kong.example.com:8001
     auth_style: header
     auth_header: apikey
@@ -266,7 +266,7 @@ def main() -> None:
         private_key_path={"type": "path"},
         client_ca_certificate={"type": "str"},
         client_ca_certificate_path={"type": "path"},
-        policy_profile={"type": "str", "choices": ["seed", "emqx-cloud", "strict"]},
+        profile={"type": "str", "choices": ["seed", "emqx-cloud", "strict"]},
         policy={"type": "path"},
         wait={"type": "bool", "default": True},
         wait_timeout={"type": "int", "default": 300},
@@ -290,7 +290,7 @@ def main() -> None:
     else:
         loaded = {item: _load(module, item) for item in ITEMS}
         try:
-            policy = load_policy(profile=params.get("policy_profile"), path=params.get("policy"), discover=False)
+            policy = load_policy(profile=params.get("profile"), path=params.get("policy"), discover=False)
         except PolicyError as exc:
             module.fail_json(msg=f"policy: {exc}")
         material = Material(

@@ -75,7 +75,7 @@ class Kong:
 
 def kong_args(server: HTTPServer, pki: SandboxPKI, **extra: Any) -> dict[str, Any]:
     args = {
-        "profile": "generic",
+        "api_profile": "generic",
         "api_url": server.url_for("").rstrip("/"),
         "deployment_id": CERT_ID,
         "auth_style": "header",
@@ -159,7 +159,7 @@ class Emqx5:
 def test_emqx5_listener_bearer_two_way(tmp_path: Path, httpserver: HTTPServer, pki: SandboxPKI) -> None:
     Emqx5(httpserver, f"Bearer {TOKEN}")
     args = {
-        "profile": "emqx5-listener",
+        "api_profile": "emqx5-listener",
         "api_url": httpserver.url_for("/api/v5"),
         "auth_style": "bearer",
         "api_secret": TOKEN,
@@ -188,7 +188,7 @@ def test_emqx5_listener_basic_one_way_with_inline_pem_readback(
     basic = "Basic " + base64.b64encode(b"key1:secret-0123456789").decode()
     emqx = Emqx5(httpserver, basic)
     args = {
-        "profile": "emqx5-listener",
+        "api_profile": "emqx5-listener",
         "api_url": httpserver.url_for("/api/v5"),
         "api_key": "key1",
         "api_secret": "secret-0123456789",
