@@ -61,3 +61,16 @@ def test_readme_pre_commit_snippet_names_hooks_that_exist_and_explains_url_and_r
     assert repo["rev"] == f"v{VERSION}"  # the tag the release of this version makes
     assert "stands for wherever this repository is hosted" in readme and "full commit sha" in readme
     assert f"ansible-galaxy collection install git+{repo['repo']}.git,v{VERSION}" in readme
+
+
+def test_docs_rules_md_is_the_catalog_and_every_help_uri_lands_on_it() -> None:
+    from certhygiene.rules import DOCS_URL, RULES
+
+    generated = run(sys.executable, "-m", "certhygiene", "rules", "--format", "markdown")
+    assert generated.returncode == 0
+    page = (REPO / "docs" / "rules.md").read_text()
+    assert page == generated.stdout, "docs/rules.md is stale: certhygiene rules --format markdown > docs/rules.md"
+    assert DOCS_URL.endswith("/docs/rules.md")
+    for rule in RULES.values():
+        base, anchor = rule.help_uri.split("#")
+        assert base == DOCS_URL and f'<a id="{anchor}"></a>' in page and f"## `{rule.id}`:" in page
