@@ -35,7 +35,7 @@ options:
     type: str
   api_profile:
     description:
-      - The API dialect: the service the API belongs to. (Not the policy profile: that is O(certhygiene.tls.tls_config#module:profile).)
+      - The API dialect, that is the service the API belongs to (not the policy profile, which is O(certhygiene.tls.tls_config#module:profile)).
       - V(emqx-cloud) is the cloud's platform API
         (C(GET|POST|PUT|DELETE {api_url}/deployments/{deployment_id}/tls), body C({tlsType, cert, key, cacert})).
       - V(emqx5-listener) is EMQX 5's listener API (C(PUT {api_url}/listeners/{deployment_id}) with the full chain,

@@ -215,6 +215,22 @@ applied:
     together with the previous configuration.
   returned: always
   type: bool
+action:
+  description: The plan, V(none), V(create), V(update) or V(delete).
+  returned: when the configuration could be read
+  type: str
+  sample: update
+outcome:
+  description: >-
+    What happened to the write, V(applied), V(not applied) (nothing was sent, nothing needed, check mode, or the
+    service refused) or V(unknown) (an answer was lost and the API cannot read its state back).
+  returned: always
+  type: str
+  sample: applied
+capabilities:
+  description: What the API dialect can read back (C(read), C(status), C(cn), C(expiry), C(pem), C(fingerprint)).
+  returned: when the configuration could be read
+  type: dict
 findings:
   description: Findings of the policy check (warnings on success; errors when the task stops before sending).
   returned: when O(state=present)
