@@ -32,7 +32,7 @@ BROKEN_BLOCK = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
 
 def best_of(runs: int, work: object) -> float:
     best = float("inf")
-    for _ in range(runs):
+    for _unused in range(runs):
         start = time.perf_counter()
         work()  # type: ignore[operator]
         best = min(best, time.perf_counter() - start)

@@ -41,7 +41,13 @@ NEGATIVE_SERIAL = X509_VECTORS / "custom" / "negative_serial.pem"
 
 def run(*argv: str, cwd: Path | None = None, timeout: float = HANG_GUARD) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [CERTHYGIENE, *argv], cwd=cwd, capture_output=True, text=True, errors="backslashreplace", timeout=timeout
+        [CERTHYGIENE, *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        errors="backslashreplace",
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -139,6 +145,7 @@ def test_hook_max_file_size(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
     assert_clean_exit(proc, (1,))
     assert "big.crt: error [pem.encoding] the file is larger than the size limit" in proc.stdout
@@ -269,7 +276,9 @@ def odd_folder(tmp_path: Path) -> Path:
 
 
 def test_odd_names_in_text_output(odd_folder: Path) -> None:
-    proc = subprocess.run([CERTHYGIENE, "check", "odd"], cwd=odd_folder.parent, capture_output=True, timeout=60)
+    proc = subprocess.run(
+        [CERTHYGIENE, "check", "odd"], cwd=odd_folder.parent, capture_output=True, timeout=60, check=False
+    )
     assert proc.returncode == 1 and b"Traceback" not in proc.stderr, proc.stderr
     out = proc.stdout
     assert b"\x1b" not in out and b"\xff" not in out
@@ -284,14 +293,22 @@ def test_odd_names_in_text_output(odd_folder: Path) -> None:
 
 def test_odd_names_in_json_and_sarif(odd_folder: Path) -> None:
     proc = subprocess.run(
-        [CERTHYGIENE, "check", "--format", "json", "odd"], cwd=odd_folder.parent, capture_output=True, timeout=60
+        [CERTHYGIENE, "check", "--format", "json", "odd"],
+        cwd=odd_folder.parent,
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 1 and b"Traceback" not in proc.stderr, proc.stderr
     paths = {f["path"] for f in json.loads(proc.stdout.decode("utf-8"))["findings"]}
     assert paths == {"odd/new\\nline.crt", "odd/esc\\x1b[31mred.crt", "odd/bad\\xff.crt"}
 
     proc = subprocess.run(
-        [CERTHYGIENE, "check", "--format", "sarif", "odd"], cwd=odd_folder.parent, capture_output=True, timeout=60
+        [CERTHYGIENE, "check", "--format", "sarif", "odd"],
+        cwd=odd_folder.parent,
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 1 and b"Traceback" not in proc.stderr, proc.stderr
     results = json.loads(proc.stdout.decode("utf-8"))["runs"][0]["results"]
@@ -300,7 +317,9 @@ def test_odd_names_in_json_and_sarif(odd_folder: Path) -> None:
 
 
 def test_odd_names_in_report_and_hooks(odd_folder: Path) -> None:
-    proc = subprocess.run([CERTHYGIENE, "report", "odd"], cwd=odd_folder.parent, capture_output=True, timeout=60)
+    proc = subprocess.run(
+        [CERTHYGIENE, "report", "odd"], cwd=odd_folder.parent, capture_output=True, timeout=60, check=False
+    )
     assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr
     assert b"\x1b" not in proc.stdout and b"\xff" not in proc.stdout
     rows = [line for line in proc.stdout.decode("utf-8").splitlines() if "odd/" in line]
@@ -308,7 +327,11 @@ def test_odd_names_in_report_and_hooks(odd_folder: Path) -> None:
 
     names = [os.path.join(b"odd", name) for name in ODD_NAMES]
     proc = subprocess.run(
-        [str(BIN / "certhygiene-check-pem"), *names], cwd=odd_folder.parent, capture_output=True, timeout=60
+        [str(BIN / "certhygiene-check-pem"), *names],
+        cwd=odd_folder.parent,
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 1 and b"Traceback" not in proc.stderr, proc.stderr
     assert b"\x1b" not in proc.stdout and b"\xff" not in proc.stdout
