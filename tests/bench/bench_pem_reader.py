@@ -40,7 +40,7 @@ def best_of(runs: int, work: object) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--blocks", type=int, nargs="+", default=[10_000, 40_000, 160_000])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
