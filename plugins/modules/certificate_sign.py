@@ -7,11 +7,11 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: certificate_sign
 short_description: Sign a certificate signing request with a CA, idempotently (enrolment without moving keys)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Signs a certificate signing request (CSR), given by path (O(csr_path)) or content (O(csr_content)), with a CA
     certificate and its key, and returns the certificate. Run it on the CA host (for example with C(delegate_to))
-    while the device keeps its private key: the request carries only the public key and the names.
+    while the device keeps its private key (the request carries only the public key and the names).
   - The certificate gets the request's subject, subjectAltNames and public key, and the extensions of O(kind)
     (as M(certhygiene.tls.certificate) makes them; V(client) gets extendedKeyUsage C(clientAuth)).
     The request's own signature must verify.
