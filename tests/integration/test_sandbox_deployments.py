@@ -103,6 +103,7 @@ def test_bad_deployment_flags_are_refused(tmp_path: Path, args: list[str], messa
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
