@@ -97,9 +97,9 @@ options:
     type: path
 notes:
   - The module never sees a private key other than the CA's, which it only uses to sign.
+  - The role C(certhygiene.tls.enrol) drives this module for a fleet of devices.
 seealso:
   - module: certhygiene.tls.certificate
-  - role: certhygiene.tls.enrol
 """
 
 EXAMPLES = r"""
