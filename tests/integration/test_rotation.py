@@ -35,7 +35,7 @@ def file_fingerprint(path: Path) -> str:
 
 def inventory(sb: SandboxProcess, root: Path, host_vars: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     hosts = {}
-    for name in HOSTS:
+    for name in sb.ports:
         mqtts, wss = sb.ports[name]
         hosts[name] = {
             "ansible_python_interpreter": sys.executable,
@@ -146,3 +146,29 @@ def test_rotate_three_deployments(tmp_path: Path) -> None:
 
 def _colon(hexdigest: str) -> str:
     return ":".join(hexdigest[i : i + 2] for i in range(0, len(hexdigest), 2)).upper()
+
+
+def test_a_rate_limited_rotation_is_reported_not_hammered(tmp_path: Path) -> None:
+    """Two-way TLS, write limit reached: the 429's Retry-After (an hour) is beyond what a task waits, so the push
+    stops at once; the previous certificate stays live (no rollback write), pki_dir is restored, the host says why."""
+    with running_sandbox(tmp_path / "sb", deployments=["dep-a"], write_limit=1) as sb:
+        inv = inventory(sb, tmp_path)
+        inv["deployments"]["vars"].update(pki_two_way=True, pki_client_names=["probe-client", "device-1"])
+        first = run_playbook(tmp_path / "first", [], playbook="certhygiene.tls.rotate", inventory=inv)
+        assert first.returncode == 0, first.output[-6000:]
+        assert sb.get_tls("dep-a").json["tlsType"] == "two-way"  # and the probes passed with probe-client.crt
+        live = file_fingerprint(tmp_path / "pki" / "dep-a" / "cloud.crt")
+        old = (tmp_path / "pki" / "dep-a" / "cloud.crt").read_bytes()
+        attempts = sb.stats()["write_attempts"]
+
+        inv["deployments"]["hosts"]["dep-a"]["pki_renew_before_days"] = 900
+        limited = run_playbook(tmp_path / "limited", [], playbook="certhygiene.tls.rotate", inventory=inv)
+        assert limited.returncode == 2, limited.output[-6000:]
+        message = next(line for line in limited.output.splitlines() if "Rotation of deployment dep-a failed" in line)
+        assert "429" in message and "retry after" in message
+        assert "(it had not been replaced)" in message
+        assert sb.stats()["write_attempts"] == attempts + 1  # one refused attempt, no retry, no rollback write
+        assert sb.stats()["deployments"]["dep-a"]["rate_limited"] == 1
+        assert presented(sb.ports["dep-a"][0]) == live
+        assert (tmp_path / "pki" / "dep-a" / "cloud.crt").read_bytes() == old
+        assert (tmp_path / "pki" / "dep-a" / "cloud.crt.rejected").exists()
