@@ -550,3 +550,33 @@ def test_auto_falls_back_to_threads_when_processes_cannot_start(monkeypatch: pyt
     monkeypatch.setattr(multiprocessing, "get_context", no_fork)
     keys, how = issue.generate_keys([issue.KeySpec("rsa", 1024)] * 2, workers=2)
     assert how == "thread" and all(isinstance(k, rsa.RSAPrivateKey) for k in keys)
+
+
+def test_manage_many_makes_keys_in_batches(tmp_path: Path, ca_files, monkeypatch: pytest.MonkeyPatch) -> None:
+    """However many names, at most two batches of keys are alive: batch k is written while batch k+1 is made."""
+    monkeypatch.setattr(issue, "KEYGEN_BATCH", 3)
+    batches: list[int] = []
+
+    def observed_keygen(specs, **options):
+        batches.append(len(specs))
+        return issue.generate_keys(specs, **options)
+
+    names = [f"n{i}" for i in range(8)]
+    (tmp_path / "n5.key").write_bytes(key_pem(key("rsa", 1024, 5), "pkcs1"))  # kept: needs no new key
+    os.chmod(tmp_path / "n5.key", 0o600)
+    targets = [
+        issue.Target(
+            issue.make_spec("client", subject={"CN": n}, key_size=1024),
+            str(tmp_path / f"{n}.key"),
+            str(tmp_path / f"{n}.crt"),
+            name=n,
+        )
+        for n in names
+    ]
+    outcomes, how = issue.manage_many(targets, issuer=ca_files[2], policy=SEED, workers=2, keygen=observed_keygen)
+    assert batches == [3, 3, 1] and how in ("process", "serial")
+    assert [o.target.name for o in outcomes] == names and all(o.changed for o in outcomes)
+    for name in names:
+        cert = x509.load_pem_x509_certificate((tmp_path / f"{name}.crt").read_bytes())
+        loaded = serialization.load_pem_private_key((tmp_path / f"{name}.key").read_bytes(), None)
+        assert issue.public_key_der(cert.public_key()) == issue.public_key_der(loaded.public_key())

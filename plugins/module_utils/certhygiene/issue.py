@@ -42,6 +42,8 @@ EC_SIZES = (256, 384, 521)
 BACKDATE = datetime.timedelta(hours=1)
 # manage_many writes files from this many threads (fsync waits overlap).
 WRITER_THREADS = 8
+# manage_many makes keys in batches of this many (memory stays flat for any number of names).
+KEYGEN_BATCH = 512
 
 # (short name, OID attribute name, long name) in the order the subject is written (the seed's order).
 _SUBJECT_FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -1091,6 +1093,16 @@ def generate_keys(specs: Sequence[KeySpec], *, workers: int | None = None, mode:
     return keys, "thread"
 
 
+def enumerate_as(indexes: Sequence[int], values: Iterable[Any]) -> dict[int, Any]:
+    """{indexes[n]: the n-th value} (zip(strict=True) is Python 3.10+; the engine runs on 3.9)."""
+    out = {}
+    for n, value in enumerate(values):
+        out[indexes[n]] = value
+    if len(out) != len(indexes):
+        raise RuntimeError(f"{len(out)} results for {len(indexes)} items")
+    return out
+
+
 def manage_many(
     targets: Sequence[Target],
     *,
@@ -1104,30 +1116,46 @@ def manage_many(
     parallel: str = "auto",
     keygen: Callable[..., tuple[list[Any], str]] | None = None,
 ) -> tuple[list[Outcome], str]:
-    """Plan every target, generate the keys needed on all cores, then write. Returns (outcomes, how keys were made)."""
+    """Plan every target, generate the keys needed on all cores, then write. Returns (outcomes, how keys were made).
+
+    Keys are made in batches of KEYGEN_BATCH and written while the next batch is made, so at most two batches of
+    keys are in memory however many names there are.
+    """
     now = now or utcnow()
     plans = [plan_target(t, issuer=issuer, policy=policy, regenerate_key=regenerate_key, now=now) for t in targets]
     need = [i for i, p in enumerate(plans) if p.needs_new_key]
     how = "none"
-    new_keys: dict[int, Any] = {}
-    if need and not check_mode:
-        generator = keygen or generate_keys
-        keys, how = generator([targets[i].spec.key for i in need], workers=workers, mode=parallel)
-        new_keys = dict(zip(need, keys, strict=True))
+    generator = keygen or generate_keys
 
-    def apply(index: int) -> Outcome:
+    def apply(index: int, new_key: Any = None) -> Outcome:
         target, plan = targets[index], plans[index]
-        return apply_plan(
-            target, plan, issuer=issuer, now=now, check_mode=check_mode, backup=backup, new_key=new_keys.get(index)
-        )
+        return apply_plan(target, plan, issuer=issuer, now=now, check_mode=check_mode, backup=backup, new_key=new_key)
 
     if check_mode or len(need) < 2:
-        return [apply(i) for i in range(len(targets))], how
-    # Signing is quick; writing is mostly waiting for fsync, which threads overlap.
+        new_keys: dict[int, Any] = {}
+        if need and not check_mode:
+            keys, how = generator([targets[i].spec.key for i in need], workers=workers, mode=parallel)
+            new_keys = {index: keys[n] for n, index in enumerate(need)}
+        return [apply(i, new_keys.get(i)) for i in range(len(targets))], how
+    # Signing is quick; writing is mostly waiting for fsync, which threads overlap with the next batch's keys.
     import concurrent.futures
 
+    outcomes: dict[int, Outcome] = {}
+    needed = set(need)
     with concurrent.futures.ThreadPoolExecutor(max_workers=WRITER_THREADS) as writers:
-        return list(writers.map(apply, range(len(targets)))), how
+        rest = [i for i in range(len(targets)) if i not in needed]
+        pending = [(rest, writers.map(apply, rest))]
+        for start in range(0, len(need), KEYGEN_BATCH):
+            batch = need[start : start + KEYGEN_BATCH]
+            keys, how = generator([targets[i].spec.key for i in batch], workers=workers, mode=parallel)
+            pending.append((batch, writers.map(apply, batch, keys)))
+            del keys
+            while len(pending) > 1:  # the previous batch is written before more keys are made
+                indexes, done = pending.pop(0)
+                outcomes.update(enumerate_as(indexes, done))
+        for indexes, done in pending:
+            outcomes.update(enumerate_as(indexes, done))
+    return [outcomes[i] for i in range(len(targets))], how
 
 
 # --------------------------------------------------------------------------- signing a request (enrolment)
