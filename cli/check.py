@@ -1,8 +1,9 @@
 """``certhygiene check [PATH ...]``: check certificate files and folders against the policy.
 
-Exit 0 when nothing at or above ``--fail-on`` was found, 1 when something was,
-2 for a usage error (a path that does not exist, a bad policy file, an unreadable
-vault password file). The engine is imported only when the command runs.
+Exit 0 when nothing at or above ``--fail-on`` was found, 1 when something was (or,
+with ``--fail-on-skipped``, a file was skipped), 2 for a usage error (a path that does
+not exist, a bad policy file, an unreadable vault password file, a vault password that
+does not open a vault file). The engine is imported only when the command runs.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def register(subparsers: Any) -> None:
         help=f"decrypt Ansible Vault files in memory with this password (default: ${VAULT_ENV}); "
         "without it vault files are skipped",
     )
+    parser.add_argument(
+        "--fail-on-skipped",
+        action="store_true",
+        help="exit 1 when a file was skipped (a vault file without a password, a FIFO ...): for pipelines that "
+        "must see everything",
+    )
     from certhygiene.hooks._common import add_max_file_size
 
     add_max_file_size(parser)
@@ -78,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error(f"no such file or folder: {', '.join(missing)}")
     from certhygiene.check import check_paths
     from certhygiene.policy import PolicyError, load_policy
-    from certhygiene.report import render_json, render_sarif, render_text, summary_line
+    from certhygiene.report import input_error_lines, render_json, render_sarif, render_text, summary_line
 
     root = repository_root()
     try:
@@ -112,4 +119,16 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(summary_line(report) + f"; report written to {args.output}\n")
     else:
         sys.stdout.write(text)
+    if report.input_errors:
+        if args.format != "text" or args.output:  # the text report already says it on standard output
+            for line in input_error_lines(report):
+                print(f"certhygiene check: {line}", file=sys.stderr)
+        return 2
+    if args.fail_on_skipped and report.skipped:
+        print(
+            f"certhygiene check: {len(report.skipped)} file(s) skipped and --fail-on-skipped is set: "
+            "give what they need (e.g. --vault-password-file) or leave them out",
+            file=sys.stderr,
+        )
+        return 1
     return 1 if report.failed(args.fail_on) else 0

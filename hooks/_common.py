@@ -9,7 +9,15 @@ one file stays within 150 ms wall (python and cryptography take ~80 ms of it).
 Output: one line per problem, ``path:line: severity [rule.id] message (names the
 certificate by subject and serial) Fix: hint``, then a one-line summary. Findings
 never carry key material. Exit 0 when nothing at or above ``--fail-on`` failed, 1 when
-something did, 2 for a usage error (a bad policy file, an unreadable vault password file).
+something did (or, with ``--fail-on-skipped``, a file was skipped), 2 for a usage error (a
+bad policy file, an unreadable vault password file, a vault password that does not open a
+vault file).
+
+Files are selected as the CLI's folder walk selects them (``layout.is_candidate``: a known
+extension, ``chain`` in the name, or content opening with PEM armour), so the manifest passes
+every file and ordinary text costs one 512-byte read each, without the cryptography import.
+Findings are those located in the files given: pre-commit may split the files into batches
+run in parallel, and each finding is printed by the batch holding its file, once.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,6 +52,11 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--fail-on", choices=("error", "warning"), default="error", help="lowest severity that fails the hook"
     )
+    parser.add_argument(
+        "--fail-on-skipped",
+        action="store_true",
+        help="fail when a file was skipped (a vault file without a password ...): for pipelines that must see everything",
+    )
     add_max_file_size(parser)
     return parser
 
@@ -68,19 +81,30 @@ def add_max_file_size(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def certificate_material(path: str) -> bool:
+    """The hooks' file selection: the CLI folder walk's (``layout.is_candidate``)."""
+    from certhygiene.layout import is_candidate
+
+    return is_candidate(path)
+
+
 def run_hook(
     argv: Sequence[str] | None,
     *,
     prog: str,
     description: str,
     rules: Collection[str] | None,
+    select: Callable[[str], bool] | None = certificate_material,
 ) -> int:
-    """Parse the hook's options, check the files with ``rules`` (None: the whole policy), print, return the exit code."""
+    """Parse the hook's options, check the files with ``rules`` (None: the whole policy), print, return the exit code.
+
+    ``select`` keeps the files worth checking among those pre-commit passes (None: every file)."""
     from certhygiene.findings import prepare_console, safe_text
 
     prepare_console()
     args = build_parser(prog, description).parse_args(argv)
-    if not args.filenames:
+    filenames = [name for name in args.filenames if select is None or select(name)]
+    if not filenames:
         return 0
     from certhygiene.check import check_paths
 
@@ -94,7 +118,7 @@ def run_hook(
             return 2
     try:
         report = check_paths(
-            args.filenames,
+            filenames,
             policy,
             root=os.getcwd(),
             rules=frozenset(rules) if rules is not None else None,
@@ -107,9 +131,16 @@ def run_hook(
         print(finding.text())
     for path, reason in report.skipped:
         print(safe_text(f"{path}: skipped: {reason}") + (VAULT_TIP if "no vault password" in reason else ""))
+    for path, message in report.input_errors:
+        print(safe_text(f"{path}: error: {message}"))
     failed = report.failed(args.fail_on)
     if report.findings:
         print(f"{prog}: {len(report.errors)} error(s), {len(report.warnings)} warning(s) (profile {report.profile})")
+    if report.input_errors:
+        return 2
+    if args.fail_on_skipped and report.skipped:
+        print(f"{prog}: {len(report.skipped)} file(s) skipped and --fail-on-skipped is set")
+        return 1
     return 1 if failed else 0
 
 

@@ -20,7 +20,8 @@ RULES: frozenset[str] | None = frozenset({"key.plaintext"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_hook(argv, prog="forbid-plaintext-private-keys", description=__doc__ or "", rules=RULES)
+    # Every file: a key may stand inline anywhere in a YAML or other text file, not only at the top.
+    return run_hook(argv, prog="forbid-plaintext-private-keys", description=__doc__ or "", rules=RULES, select=None)
 
 
 if __name__ == "__main__":

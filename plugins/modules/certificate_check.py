@@ -21,6 +21,10 @@ description:
   - The module fails when a rule of error severity fails (or of warning severity with O(fail_on=warning)),
     with a message that lists the failing rules, files and certificates and says how to fix them.
   - It changes nothing; it returns the findings and facts about the certificate.
+  - With O(paths) it checks files and folders of a repository as C(certhygiene check) and the pre-commit hooks do:
+    the same file selection, the same pairing of certificates with their chain, key and client CA (a C(bundles)
+    list in the policy file first, then names such as C(x.crt)/C(x.key)/C(x.chain.pem), then proof by signature:
+    a CA certificate in the folder that issued the certificate is its chain), and findings only about the files given.
 author:
   - certhygiene developers (@certhygiene)
 requirements:
@@ -45,8 +49,28 @@ options:
   certificate:
     description:
       - The server certificate, PEM content.
-      - Exactly one of O(certificate) and O(certificate_path) is required.
+      - Exactly one of O(certificate), O(certificate_path) and O(paths) is required.
     type: str
+  paths:
+    description:
+      - Files and folders on the managed node to check as a repository (folders - every certificate, chain and key
+        file under them, found by name and content). Which files belong together is worked out as the
+        C(certhygiene check) command does.
+      - Mutually exclusive with the single-item options (O(certificate), O(chain), O(private_key) and their C(_path)).
+    type: list
+    elements: path
+  vault_password:
+    description:
+      - Password of the Ansible Vault files among O(paths); they are decrypted in memory only.
+      - Without it vault files are skipped (see O(fail_on_skipped)). A password that does not open a vault file
+        fails the module, naming the file.
+    type: str
+  fail_on_skipped:
+    description:
+      - Fail when a file among O(paths) was skipped (a vault file without O(vault_password), a FIFO ...), for
+        pipelines that must see everything.
+    type: bool
+    default: false
   certificate_path:
     description:
       - Path of the server certificate file on the managed node.
@@ -117,6 +141,14 @@ EXAMPLES = r"""
     auth_type: two-way
     profile: emqx-cloud
     fail_on: warning
+
+- name: Check a folder of certificates as the pre-commit hooks do (vault files decrypted in memory)
+  certhygiene.tls.certificate_check:
+    paths:
+      - /srv/repo/certs
+    policy: /srv/repo/.certhygiene.yaml
+    vault_password: "{{ vault_password }}"
+    fail_on_skipped: true
 
 - name: Allow a shorter remaining validity for a staging deployment
   certhygiene.tls.certificate_check:
@@ -256,6 +288,23 @@ chain:
   returned: always
   type: list
   elements: dict
+files_checked:
+  description: The files checked (the single items' names, or the files found under O(paths)).
+  returned: always
+  type: list
+  elements: str
+skipped:
+  description: Files of O(paths) that were not checked, with the reason (vault files without a password ...).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The file.
+      type: str
+    reason:
+      description: Why it was skipped.
+      type: str
 policy:
   description: The profile the material was checked against.
   returned: always
@@ -318,11 +367,16 @@ def main():
         auth_type=dict(type="str", default="one-way", choices=["one-way", "two-way"]),
         **POLICY_ARGS,
         fail_on=dict(type="str", default="error", choices=["error", "warning"]),
+        paths=dict(type="list", elements="path"),
+        vault_password=dict(type="str", no_log=True),
+        fail_on_skipped=dict(type="bool", default=False),
     )
+    singles = [name for option, _argument in ITEMS for name in (option, option + "_path")]
     module = AnsibleModule(
         argument_spec=argument_spec,
-        mutually_exclusive=[(option, option + "_path") for option, _argument in ITEMS],
-        required_one_of=[("certificate", "certificate_path")],
+        mutually_exclusive=[(option, option + "_path") for option, _argument in ITEMS]
+        + [("paths", single) for single in singles],
+        required_one_of=[("certificate", "certificate_path", "paths")],
         supports_check_mode=True,
     )
     if not HAS_CRYPTOGRAPHY:
@@ -331,6 +385,8 @@ def main():
     from ..module_utils.certhygiene.check import check_material
 
     policy = load_module_policy(module)
+    if module.params["paths"] is not None:
+        check_repository(module, policy)
 
     material = {}
     names = {}
@@ -356,8 +412,51 @@ def main():
         warning_count=len(report.warnings),
         certificate=report.facts,
         chain=chain_facts(material["chain"], names["chain"]) if material["chain"] is not None else [],
+        files_checked=list(report.files_checked),
+        skipped=[],
         policy=policy.profile,
     )
+    finish(module, report, result)
+
+
+def check_repository(module, policy):
+    """O(paths): the engine's repository check, as the CLI and the hooks run it."""
+    import os
+
+    from ..module_utils.certhygiene.check import check_paths
+
+    paths = module.params["paths"]
+    missing = [path for path in paths if not os.path.exists(path)]
+    if missing:
+        module.fail_json(msg=f"paths: no such file or folder: {', '.join(missing)}. Fix the paths.")
+    root = os.path.dirname(os.path.abspath(module.params["policy"])) if module.params["policy"] else os.getcwd()
+    report = check_paths(paths, policy, root=root, vault_password=module.params["vault_password"])
+    result = dict(
+        changed=False,
+        findings=[finding.as_dict() for finding in report.findings],
+        error_count=len(report.errors),
+        warning_count=len(report.warnings),
+        certificate={},
+        chain=[],
+        files_checked=list(report.files_checked),
+        skipped=[{"path": path, "reason": reason} for path, reason in report.skipped],
+        policy=policy.profile,
+    )
+    if report.input_errors:
+        lines = [f"{path}: {message}" for path, message in report.input_errors]
+        module.fail_json(msg=f"{len(lines)} input error(s):\n" + "\n".join(lines), **result)
+    if module.params["fail_on_skipped"] and report.skipped:
+        lines = [f"{path}: skipped: {reason}" for path, reason in report.skipped]
+        module.fail_json(
+            msg=f"{len(lines)} file(s) skipped and fail_on_skipped is set (give vault_password, or leave them out):\n"
+            + "\n".join(lines),
+            **result,
+        )
+    finish(module, report, result)
+
+
+def finish(module, report, result):
+    """Fail when a finding reaches O(fail_on), else exit with the result."""
     fail_on = module.params["fail_on"]
     if report.failed(fail_on):
         failing = report.errors if fail_on == "error" else report.findings

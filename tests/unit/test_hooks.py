@@ -366,27 +366,48 @@ def test_every_hook_in_the_manifest_has_a_console_script_and_a_main() -> None:
         assert callable(getattr(importlib.import_module(module_name), func)), hook["id"]
 
 
+PEM_KEY = b"-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"
+
+
 @pytest.mark.parametrize(
-    "name, reaches",
+    "name, content, reaches",
     [
-        ("certs/cloud.crt", True),
-        ("certs/cloud.CER", True),
-        ("a/b/server.pem", True),
-        ("server.key", True),
-        ("ca.chain", True),
-        ("req.csr", True),
-        ("cert.der", True),
-        ("bundle.p12", True),
-        ("bundle.pfx", True),
-        ("README.md", False),
-        ("crt.py", False),
+        ("certs/cloud.crt", b"", True),
+        ("certs/cloud.CER", b"", True),
+        ("a/b/server.pem", b"", True),
+        ("server.key", b"", True),
+        ("ca.chain", b"", True),
+        ("req.csr", b"", True),
+        ("cert.der", b"\x30\x82", True),
+        ("bundle.p12", b"", True),
+        ("bundle.pfx", b"", True),
+        ("big.cert", b"", True),
+        ("my-chain.txt", b"", True),
+        # by content: what the CLI's folder walk also finds
+        ("id_big", b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n-----END OPENSSH PRIVATE KEY-----\n", True),
+        ("server.key.bak", PEM_KEY, True),
+        ("encrypted.key.txt", b"\n  " + PEM_KEY, True),
+        ("export.out", b"Bag Attributes\n    localKeyID: 01\n" + PEM_KEY, True),
+        ("README.md", b"# certificates\n", False),
+        ("crt.py", b"print('-----BEGIN CERTIFICATE-----')\n", False),
+        ("docs/howto.txt", b"Paste this:\n\n" + PEM_KEY, False),  # a document quoting PEM is not material
+        ("empty", b"", False),
     ],
 )
-def test_certificate_files_reach_the_hooks(name: str, reaches: bool) -> None:
+def test_certificate_files_reach_the_hooks(name: str, content: bytes, reaches: bool, tmp_path: Path) -> None:
+    """Every checking hook takes every file (types: [file], no files: regex) and keeps those the CLI walk keeps."""
+    from certhygiene.hooks._common import certificate_material
+    from certhygiene.layout import expand_paths
+
     for hook in yaml.safe_load(HOOKS_YAML.read_text()):
-        if hook["id"] in ("forbid-plaintext-private-keys", "split-certificate-bundles"):
-            continue  # other issues' hooks choose their own files
-        assert bool(re.search(hook["files"], name)) is reaches, (hook["id"], name)
+        if hook["id"] == "split-certificate-bundles":
+            continue  # the fixer rewrites certificate files only
+        assert hook["types"] == ["file"] and "files" not in hook, hook["id"]
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    assert certificate_material(str(path)) is reaches
+    assert (str(path) in expand_paths([str(tmp_path)])) is reaches
 
 
 def test_rule_sets_of_the_hooks_exist_in_the_catalog() -> None:

@@ -81,8 +81,18 @@ def test_json_schema(repo: tuple[Path, Report]) -> None:
         "errors": len(report.errors),
         "warnings": len(report.warnings),
         "skipped": 1,
+        "input_errors": 0,
     }
-    assert set(data) == {"version", "tool", "profile", "summary", "files_checked", "skipped", "findings"}
+    assert set(data) == {
+        "version",
+        "tool",
+        "profile",
+        "summary",
+        "files_checked",
+        "skipped",
+        "input_errors",
+        "findings",
+    }
     first = data["findings"][0]
     assert set(first) == {"rule_id", "severity", "path", "message", "hint", "line", "end_line", "subject", "serial"}
     assert data["skipped"][0]["reason"].startswith("Ansible Vault file")

@@ -563,7 +563,9 @@ def test_clean_repository(pki: dict[str, Any], tmp_path: Path) -> None:
         ("fullchain without chain", {("fullchain.pem", "chain.required")}),
         ("certbot", set()),
         ("cfssl names", set()),
-        ("wrong order in bundle file", {("ca-bundle.crt", "chain.order")}),
+        # ca-bundle.crt's first certificate did not issue server.crt: it is not its chain (chain.required says
+        # where the issuer is); the bundle's own order is wrong (chain.order)
+        ("wrong order in bundle file", {("ca-bundle.crt", "chain.order"), ("server.crt", "chain.required")}),
     ],
 )
 def test_repository_layouts(pki: dict[str, Any], tmp_path: Path, layout: str, expected: set[tuple[str, str]]) -> None:
@@ -622,7 +624,9 @@ def test_named_key_file_alone_checks_the_pair(pki: dict[str, Any], tmp_path: Pat
     three = pki["three"]
     write(tmp_path, {"server.crt": three.leaf.cert_pem, "server.key": key_pem(key("rsa", 2048, 5))})
     report = check_repo(tmp_path, ["server.key"])
-    assert rel_findings(report, tmp_path) == {("server.crt", "pair.mismatch")}
+    # reported on the file given: the key (server.crt, not given, is context)
+    assert rel_findings(report, tmp_path) == {("server.key", "pair.mismatch")}
+    assert "server.crt" in report.findings[0].message
 
 
 def test_named_certificate_with_a_cert_key_in_one_file(pki: dict[str, Any], tmp_path: Path) -> None:
@@ -683,14 +687,22 @@ def test_der_and_pkcs12_files(pki: dict[str, Any], tmp_path: Path) -> None:
 
 
 def test_seed_layout_self_signed_ca(tmp_path: Path) -> None:
-    """The seed's own files: a CA and a server certificate it signed, with the CA as the chain."""
+    """The seed's own files: a CA and a server certificate it signed: the CA verifiably issued it, so it is its
+    chain (the seed: "For self-signed certificate, server CA certificate is required")."""
     ca = issue("CA", private_key=key("rsa", 2048, 40), ca=True, subject=name("CA", "EMQ X Cloud"))
     server = issue("XX", issuer=ca, private_key=key("rsa", 2048, 41), dns=("mqtt.example.com",))
     write(
         tmp_path, {"cloud-ca.crt": ca.cert_pem, "cloud.crt": server.cert_pem, "cloud.key": key_pem(server.key, "pkcs1")}
     )
-    report = check_repo(tmp_path)
-    assert rel_findings(report, tmp_path) == {("cloud.crt", "chain.required")}
+    assert check_repo(tmp_path).findings == []
+    # by proof, not by name: the CA file under another name serves too
+    (tmp_path / "cloud-ca.crt").rename(tmp_path / "server-ca.pem")
+    assert check_repo(tmp_path).findings == []
+    # a CA that did not issue it is no chain, whatever its name
+    other = issue("CA", private_key=key("rsa", 2048, 42), ca=True, subject=name("CA", "EMQ X Cloud"))
+    (tmp_path / "server-ca.pem").write_bytes(other.cert_pem)
+    write(tmp_path, {"cloud-ca.crt": other.cert_pem})
+    assert rel_findings(check_repo(tmp_path), tmp_path) == {("cloud.crt", "chain.required")}
     write(tmp_path, {"cloud.chain.pem": ca.cert_pem})
     assert check_repo(tmp_path).findings == []
 
@@ -734,9 +746,9 @@ def test_chain_named_after_a_certificate_serves_only_that_certificate(pki: dict[
         },
     )
     assert check_repo(tmp_path).findings == []
-    # The same chain under a generic name is the folder's chain for every certificate: it does not certify client.crt.
+    # The same chain under a generic name serves the certificates it issued (cloud.crt), not client.crt.
     (tmp_path / "cloud.chain.pem").rename(tmp_path / "chain.pem")
-    assert rel_findings(check_repo(tmp_path), tmp_path) == {("chain.pem", "chain.order")}
+    assert check_repo(tmp_path).findings == []
 
 
 def test_folder_walk_finds_material_by_content(pki: dict[str, Any], tmp_path: Path) -> None:

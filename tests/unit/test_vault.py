@@ -99,11 +99,15 @@ def test_vault_file_with_good_key_passes_and_pairs(tmp_path: Path) -> None:
     (tmp_path / "server.chain.pem").write_bytes(three.intermediate.cert_pem)
     (tmp_path / "server.key").write_bytes(encrypt(key_pem(key("rsa", 2048, 5))))  # the wrong key, in a vault
     report = check_paths([str(tmp_path / "server.key")], SEED, root=str(tmp_path), vault_password=PASSWORD)
-    assert [(Path(f.path).name, f.rule_id) for f in report.findings] == [("server.crt", "pair.mismatch")]
+    # reported on the file given (the vaulted key); server.crt is context
+    assert [(Path(f.path).name, f.rule_id) for f in report.findings] == [("server.key", "pair.mismatch")]
 
 
-def test_wrong_vault_password_skips_with_the_reason(tmp_path: Path) -> None:
+def test_wrong_vault_password_is_an_input_error_not_a_skip(tmp_path: Path) -> None:
+    """A misconfigured pipeline must not stay green: the doors exit 2 on an input error."""
     _repo(tmp_path)
     report = check_paths([str(tmp_path / "server.key")], SEED, root=str(tmp_path), vault_password="nope")
-    assert report.findings == []
-    assert report.skipped[0][1] == "Ansible Vault file: the vault password does not open it (HMAC mismatch)"
+    assert report.findings == [] and report.skipped == []
+    [(path, message)] = report.input_errors
+    assert Path(path).name == "server.key"
+    assert "the vault password does not open this Ansible Vault file" in message

@@ -161,6 +161,17 @@ def is_ca(cert: Any) -> bool:
     return cert.version == x509.Version.v1 and is_self_issued(cert)
 
 
+def is_client_only(cert: Any) -> bool:
+    """A certificate whose extended key usage allows client auth but not server auth."""
+    from ._crypto import ExtendedKeyUsageOID
+
+    usage = extension(cert, ExtensionOID.EXTENDED_KEY_USAGE)
+    if usage is None:
+        return False
+    oids = set(usage)
+    return ExtendedKeyUsageOID.CLIENT_AUTH in oids and ExtendedKeyUsageOID.SERVER_AUTH not in oids
+
+
 def is_self_issued(cert: Any) -> bool:
     return bool(cert.subject == cert.issuer)
 

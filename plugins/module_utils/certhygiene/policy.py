@@ -20,6 +20,11 @@ Ansible modules pass settings). Format of the file::
     ignore:                       # ignore rules on some paths (globs, repository-relative, ** allowed)
       - rule: cert.validity       # a rule id, or "*" for every rule
         paths: ["tests/fixtures/**"]
+    bundles:                      # which files belong together, said explicitly (nothing is guessed for them)
+      - certificate: deploy/server.pem        # paths relative to the policy file's folder
+        chain: deploy/ca-bundle.pem           # optional
+        private_key: deploy/server-key.pem    # optional
+        client_ca: deploy/clients-ca.pem      # optional (two-way TLS)
 
 Any unknown key or bad value raises ``PolicyError`` naming the file and the fix.
 """
@@ -61,6 +66,19 @@ class Ignore:
         return any(path_matches(path, pattern) for pattern in self.paths)
 
 
+BUNDLE_PARTS = ("certificate", "chain", "private_key", "client_ca")
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """Files that belong together, as the policy file says (``bundles:``); paths as written there."""
+
+    certificate: str
+    chain: str | None = None
+    private_key: str | None = None
+    client_ca: str | None = None
+
+
 @dataclass(frozen=True)
 class Policy:
     """The settings every door (hook, CLI, module, sandbox) hands to the engine."""
@@ -77,6 +95,7 @@ class Policy:
     enabled_rules: frozenset[str] = frozenset()  # opt-in rules switched on
     ignore: tuple[Ignore, ...] = ()
     max_file_size: int = DEFAULT_MAX_BYTES  # bytes: larger files are not read
+    bundles: tuple[Bundle, ...] = ()
     source: str | None = None  # the policy file it was read from, if any
 
     def enabled(self, rule_id: str, default: bool = True) -> bool:
@@ -104,6 +123,9 @@ class Policy:
             "rules": {rule_id: rule_id in self.enabled_rules for rule_id in sorted(self.disabled | self.enabled_rules)},
             "ignore": [{"rule": entry.rule, "paths": list(entry.paths)} for entry in self.ignore],
             "max_file_size": self.max_file_size,
+            "bundles": [
+                {part: getattr(b, part) for part in BUNDLE_PARTS if getattr(b, part) is not None} for b in self.bundles
+            ],
             "source": self.source,
         }
 
@@ -138,6 +160,7 @@ _KEYS = (
     "rules",
     "ignore",
     "max_file_size",
+    "bundles",
 )
 
 
@@ -336,7 +359,46 @@ def _apply(policy: Policy, settings: Mapping[str, Any], where: str) -> Policy:
             raise PolicyError(f"{where}: max_file_size: {exc}") from None
     if "ignore" in settings:
         changes["ignore"] = policy.ignore + tuple(_ignores(settings["ignore"], where, RULES))
+    if "bundles" in settings:
+        changes["bundles"] = policy.bundles + tuple(_bundles(settings["bundles"], where))
     return dataclasses.replace(policy, **changes)
+
+
+def _bundles(value: Any, where: str) -> Iterable[Bundle]:
+    example = "e.g. 'bundles: [{certificate: deploy/server.pem, chain: deploy/ca-bundle.pem}]'"
+    if not isinstance(value, list):
+        raise PolicyError(
+            f"{where}: bundles must be a list of {{certificate, chain, private_key, client_ca}} ({example})"
+        )
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(value):
+        if not isinstance(entry, Mapping):
+            raise PolicyError(f"{where}: bundles[{index}] must be a mapping with a 'certificate' path ({example})")
+        unknown = sorted(str(k) for k in entry if k not in BUNDLE_PARTS)
+        if unknown:
+            raise PolicyError(
+                f"{where}: bundles[{index}]: unknown key(s) {', '.join(unknown)}; a bundle has {', '.join(BUNDLE_PARTS)}"
+            )
+        if "certificate" not in entry:
+            raise PolicyError(f"{where}: bundles[{index}] needs 'certificate': the path of the server certificate")
+        parts: dict[str, str] = {}
+        for part in BUNDLE_PARTS:
+            path = entry.get(part)
+            if path is None and part != "certificate":
+                continue
+            if not isinstance(path, str) or not path.strip():
+                raise PolicyError(f"{where}: bundles[{index}].{part} must be a file path (a string), not {path!r}")
+            parts[part] = path.strip()
+        if len(set(parts.values())) != len(parts):
+            raise PolicyError(f"{where}: bundles[{index}] names the same file twice; each part is its own file")
+        certificate = os.path.normpath(parts["certificate"])
+        if certificate in seen:
+            raise PolicyError(
+                f"{where}: bundles[{index}] and bundles[{seen[certificate]}] both name {parts['certificate']} as the "
+                "certificate; keep one bundle per certificate"
+            )
+        seen[certificate] = index
+        yield Bundle(**parts)
 
 
 def _ignores(value: Any, where: str, rules: Mapping[str, Any]) -> Iterable[Ignore]:

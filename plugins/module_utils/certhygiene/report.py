@@ -42,6 +42,8 @@ def summary_line(report: Report) -> str:
         parts.append("no findings")
     if report.skipped:
         parts.append(f"{len(report.skipped)} skipped")
+    if report.input_errors:
+        parts.append(_plural(len(report.input_errors), "input error"))
     return f"{TOOL_NAME}: {', '.join(parts)} (profile {report.profile})"
 
 
@@ -49,8 +51,14 @@ def render_text(report: Report) -> str:
     """One line per finding (``path:line: severity [rule.id] message Fix: hint``), skipped files, a summary."""
     lines = [finding.text() for finding in report.findings]
     lines += [safe_text(f"{path}: skipped: {reason}") for path, reason in report.skipped]
+    lines += input_error_lines(report)
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
+
+
+def input_error_lines(report: Report) -> list[str]:
+    """``path: error: message`` for input the check could not use (the doors exit 2 on any)."""
+    return [safe_text(f"{path}: error: {message}") for path, message in report.input_errors]
 
 
 # ------------------------------------------------------------------ JSON
@@ -174,7 +182,15 @@ def render_sarif(report: Report, root: str | None = None) -> str:
         }
         for path, reason in report.skipped
     ]
-    invocation: dict[str, Any] = {"executionSuccessful": True}
+    notifications += [
+        {
+            "level": "error",
+            "message": {"text": safe_text(_sentence(f"{path}: {message}"))},
+            "locations": [{"physicalLocation": {"artifactLocation": _artifact(path, root)}}],
+        }
+        for path, message in report.input_errors
+    ]
+    invocation: dict[str, Any] = {"executionSuccessful": not report.input_errors}
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
     run: dict[str, Any] = {

@@ -25,12 +25,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._crypto import ExtendedKeyUsageOID, ExtensionOID, x509
+from ._crypto import x509
 from .facts import (
     cert_label,
     common_name,
-    extension,
     is_ca,
+    is_client_only,
     is_fqdn_or_ip,
     is_self_issued,
     is_signed_by,
@@ -57,6 +57,9 @@ LEAF = "leaf"  # the server certificate
 CHAIN = "chain"  # a certificate of a chain (or an extra certificate after the leaf)
 CA = "ca"  # a CA certificate file on its own (not a server certificate)
 CLIENT_CA = "client_ca"  # the client CA of two-way TLS
+# A client certificate in a repository (the layout says so: clientAuth-only, a "client" file name, or issued by
+# a client CA): never imported into a deployment, so not held to the server certificate's restrictions.
+CLIENT = "client"
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,9 @@ class SetContext:
     client_ca_name: str = "client_ca"
     two_way: bool = False
     check_client_ca: bool = False  # only where the caller says what the client CA is
+    # Repository checks: a finding about a key file of its own is also located in the key file (a commit may hold
+    # only the key; findings are reported for the files given).
+    key_findings: bool = False
     # Signature verdicts by (certificate DER, issuer DER). A verification costs ~40 µs; chain.order and
     # chain.algorithm ask for the same pairs, and the engine shares one dict across a whole check, where the
     # same intermediate -> root pair stands in every chain file of a repository.
@@ -330,11 +336,7 @@ def _date(moment: datetime.datetime) -> str:
 
 def _is_client_only(cert: Any) -> bool:
     """A certificate whose extended key usage allows client auth but not server auth."""
-    usage = extension(cert, ExtensionOID.EXTENDED_KEY_USAGE)
-    if usage is None:
-        return False
-    oids = set(usage)
-    return ExtendedKeyUsageOID.CLIENT_AUTH in oids and ExtendedKeyUsageOID.SERVER_AUTH not in oids
+    return is_client_only(cert)
 
 
 def _key_subjects(ctx: FileContext) -> Iterator[tuple[Any, int, Any, str | CertRef]]:
@@ -588,8 +590,11 @@ def key_weak(ctx: FileContext) -> Iterator[Hit]:
     needs=CERTIFICATES,
 )
 def cert_version(ctx: FileContext) -> Iterator[Hit]:
-    """Every certificate (server, chain, client CA) must be X.509 version 3."""
+    """Every certificate (server, chain, client CA) must be X.509 version 3. Client certificates are not imported
+    into the deployment (the seed's own client recipe writes v1 ones): they are not held to it."""
     for ref in ctx.certs:
+        if ref.position == CLIENT:
+            continue
         version = version_of(ref.cert)
         if version != "v3":
             yield Hit(f"{ref.name} is X.509 {version}, not v3", ctx.path, ref.line, cert=ref.cert)
@@ -836,6 +841,14 @@ def pair_mismatch(ctx: SetContext) -> Iterator[Hit]:
                 leaf.line,
                 cert=leaf.cert,
             )
+            if ctx.key_findings and material.path != leaf.path:
+                yield Hit(
+                    f"this private key (line {block.start_line}) does not belong to {leaf.name} in {leaf.path}, "
+                    "its certificate: their public keys differ",
+                    material.path,
+                    block.start_line,
+                    cert=leaf.cert,
+                )
 
 
 @rule(

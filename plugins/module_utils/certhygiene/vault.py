@@ -31,6 +31,10 @@ class VaultError(ValueError):
     """The content is not a vault this module can open (the message never holds secrets)."""
 
 
+class VaultPasswordError(VaultError):
+    """The vault is well formed but the password does not open it: a misconfiguration, never a skip."""
+
+
 def is_vault(data: bytes) -> bool:
     return data.lstrip().startswith(VAULT_HEADER)
 
@@ -73,7 +77,7 @@ def decrypt_vault(data: bytes, password: bytes | str) -> bytes:
     )
     mac = hmac.new(mac_key, ciphertext, hashlib.sha256).digest()
     if not hmac.compare_digest(mac, expected_mac):
-        raise VaultError("the vault password does not open it (HMAC mismatch)")
+        raise VaultPasswordError("the vault password does not open it (HMAC mismatch)")
     decryptor = Cipher(algorithms.AES(aes_key), modes.CTR(counter)).decryptor()
     padded = decryptor.update(ciphertext) + decryptor.finalize()
     pad = padded[-1] if padded else 0

@@ -1,0 +1,705 @@
+# Copyright: certhygiene developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which files belong together: the one decision every door (CLI, hooks, modules) uses.
+
+``is_candidate`` says whether a file is TLS material worth reading (a folder walk and the
+pre-commit hooks select files with it). ``Layout`` reads files once and pairs a certificate
+file with its chain, its private key and (two-way TLS) its client CA, from explicit to inferred:
+
+1. *Explicit*: the policy's ``bundles:`` (``.certhygiene.yaml``). A file a bundle names is never
+   guessed about: the bundle says what its chain, key and client CA are (or that it has none).
+2. *Names*: a chain file named after the certificate (``x.crt`` -> ``x.chain.pem``, ``x-chain.pem``,
+   ``x_bundle.crt``), the seed's CA file (``cloud.crt`` -> ``cloud-ca.crt``); a key file named after
+   it (``x.key``, ``x.key.pem``, ``x-key.pem``, ``x.pem``; ``privkey.pem`` for certbot's files).
+3. *Proof*: a chain file or CA certificate file in the same folder whose first CA certificate
+   verifiably issued the certificate (its key verifies the certificate's signature).
+
+A chain never pairs on its name alone: a chain file named after a certificate whose first CA
+certificate did not issue it is not that certificate's chain (``chain.required`` says why, and the
+chain file, when given, gets a ``chain.order`` finding). A key pairs on its name: a key that does not
+belong to its certificate is what ``pair.mismatch`` reports.
+
+A certificate is a *client* certificate (never imported into a deployment, so not held to the
+server certificate's rules) when its extended key usage allows clientAuth without serverAuth, when
+its file name says ``client`` (``client.crt``, ``client-01.pem``), or when a client CA of the folder
+(a CA file whose name says ``client``, or a bundle's ``client_ca``) verifiably issued it.
+
+Only ``.inputs`` is imported at module level: a hook that only selects files (``is_candidate``) on
+a repository of ordinary text pays for no cryptography import.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .inputs import InputError, read_head, read_regular
+
+if TYPE_CHECKING:
+    from .material import Material, ReadCache
+    from .policy import Policy
+
+# Files a folder walk picks up by name (files named explicitly are always checked).
+CERT_EXTENSIONS = (".crt", ".cer", ".cert", ".pem", ".der")
+WALK_EXTENSIONS = (*CERT_EXTENSIONS, ".key", ".chain", ".csr", ".req", ".p12", ".pfx", ".ca-bundle", ".p7b")
+CHAIN_PATTERNS = ("*chain*", "*bundle*", "*intermediate*")
+FULLCHAIN_PATTERNS = ("*fullchain*", "*full-chain*", "*full_chain*")
+GENERIC_CHAIN_PREFIXES = ("chain", "ca-bundle", "ca_bundle", "cabundle", "bundle", "intermediate")
+SKIP_DIRS = frozenset({"__pycache__", "node_modules"})
+# How much of a file without a telling name is read to decide whether it is material: PEM armour opens it, or
+# the "Bag Attributes" that `openssl pkcs12` writes before the armour stand at the top. A document that quotes
+# a PEM block after some prose is not material.
+HEAD_BYTES = 512
+_ARMOUR = re.compile(rb"\A\s*-----BEGIN [A-Z0-9 ]+-----|\A\s*(?:Bag|Key) Attributes")
+_CA_SUFFIXES = ("-ca", "_ca", ".ca")  # the seed's cloud.crt -> cloud-ca.crt
+_CLIENT_TOKENS = frozenset({"client", "clients"})
+_TOKEN = re.compile(r"[.\-_ ]+")
+
+
+def _name_matcher(patterns: Sequence[str]) -> Callable[[str], object]:
+    """A test of a (lower-case) file name against fnmatch patterns. Patterns of the form ``*text*`` become one
+    search for any of the texts: fnmatch's ``.*text.*`` regexes backtrack over the name once per pattern."""
+    texts = [p[1:-1] for p in patterns if len(p) > 2 and p[0] == p[-1] == "*" and not set(p[1:-1]) & set("*?[]")]
+    if len(texts) == len(patterns):
+        return re.compile("|".join(re.escape(text) for text in texts)).search
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns)).match
+
+
+_fullchain_name = _name_matcher(FULLCHAIN_PATTERNS)
+_chain_name = _name_matcher(CHAIN_PATTERNS)
+
+
+def is_candidate(path: str) -> bool:
+    """Whether ``path`` may hold TLS material: a known extension, ``chain`` in the name, or content that opens
+    with PEM armour or ``Bag Attributes`` (its first 512 bytes are read). Only regular files are opened."""
+    lower = os.path.basename(path).lower()
+    if lower.endswith(WALK_EXTENSIONS) or "chain" in lower:
+        return True
+    head = read_head(path, HEAD_BYTES)
+    return head is not None and _ARMOUR.match(head) is not None
+
+
+def expand_paths(paths: Iterable[str]) -> list[str]:
+    """Files named explicitly, and candidate files (``is_candidate``) under the folders named, sorted per folder."""
+    return list(expand_absolute(paths))
+
+
+def expand_absolute(paths: Iterable[str]) -> dict[str, str]:
+    """``expand_paths``' files (in order), each with its absolute path (which the walk works out anyway)."""
+    out: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found: list[str] = []
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
+                prefix = os.path.join(folder, "")  # prefix + name == os.path.join(folder, name)
+                found.extend(prefix + name for name in files if is_candidate(prefix + name))
+            out.extend(sorted(found))
+        else:
+            out.append(path)
+    unique: dict[str, str] = {}
+    seen: set[str] = set()
+    cwd = os.getcwd()
+    for path in out:
+        key = os.path.normpath(os.path.join(cwd, path))  # os.path.abspath, without a getcwd() per path
+        if key not in seen:
+            seen.add(key)
+            unique[os.path.normpath(path)] = key
+    return unique
+
+
+_STEM_EXTENSIONS = frozenset((*CERT_EXTENSIONS, ".key"))  # each is a "." and letters: at most one ends a name
+_CERT_SUFFIXES = ("-cert", "_cert", ".cert", "-crt", "_crt", ".crt")  # at most one ends a stem
+_STEM_END = re.compile(r"[.\-_]")  # where a name may be cut into a stem and the rest
+_KEY_SUFFIXES = (".key", ".key.pem", "-key.pem", "_key.pem", ".pem")
+
+
+def stems(name: str) -> list[str]:
+    """Stems a neighbour may start with: ``server-cert.pem`` -> ``server-cert``, ``server``."""
+    stem = name
+    lower = name.lower()
+    ext = len(lower) - lower.rfind(".")
+    if ext <= len(lower) and lower[-ext:] in _STEM_EXTENSIONS and len(name) > ext:
+        stem = name[:-ext]
+    found = [stem]
+    lower = stem.lower()
+    if lower.endswith(_CERT_SUFFIXES):
+        for suffix in _CERT_SUFFIXES:
+            if lower.endswith(suffix) and len(stem) > len(suffix):
+                found.append(stem[: -len(suffix)])
+                break
+    return found
+
+
+def _says_client(name: str) -> bool:
+    return bool(_CLIENT_TOKENS.intersection(_TOKEN.split(stems(name)[-1].lower())))
+
+
+@dataclass
+class Chain:
+    """A certificate's chain file as the layout decided it: ``path`` (None: none), and why not, for messages."""
+
+    path: str | None
+    note: str = ""
+    contradicted: list[str] = field(default_factory=list)  # chain files named after it that did not issue it
+
+
+@dataclass(frozen=True)
+class _Bundle:
+    certificate: str
+    chain: str | None
+    private_key: str | None
+    client_ca: str | None
+    index: int
+
+
+class Layout:
+    """Files read once, folder listings, roles, and which files belong together (see the module's docstring)."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        root: str,
+        vault_password: bytes | str | None,
+        read_cache: ReadCache,
+        signatures: dict[tuple[bytes, bytes], bool] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.read_cache = read_cache  # the run's: what repeats is read once
+        self.root = root
+        self.vault_password = vault_password
+        self.signatures = signatures if signatures is not None else {}
+        self.materials: dict[str, Material | None] = {}
+        self.listings: dict[str, list[str]] = {}
+        self.folders: dict[str, _Folder] = {}
+        self.name_roles: dict[str, str | None] = {}
+        self.absolute: dict[str, str] = {}
+        self.cwd = os.getcwd()  # os.path.abspath asks the system for it on every call
+        self.chains: dict[str, Chain] = {}
+        self.key_files: dict[str, str | None] = {}
+        self.clients: dict[str, bool] = {}
+        self._first_cas: dict[str, Any] = {}
+        self._ca_files: dict[str, bool] = {}
+        self.skips: dict[str, str] = {}
+        self.vault_errors: dict[str, str] = {}  # a vault file the given password does not open
+        self.config_errors: list[tuple[str, str]] = []  # (policy file, message): a bundle names a missing file
+        self.vaulted: set[str] = set()  # files decrypted from Ansible Vault
+        self._bundles_by_member: dict[str, list[tuple[str, _Bundle]]] = {}
+        self._bundle_of: dict[str, _Bundle] = {}
+        self._bundle_paths: dict[str, str] = {}  # absolute path -> the path to read it by
+        self._bundles_checked: set[int] = set()
+        self._resolve_bundles()
+
+    # --- paths
+
+    def abs(self, path: str) -> str:
+        """``os.path.abspath``, remembered for this check."""
+        found = self.absolute.get(path)
+        if found is None:
+            found = self.absolute[path] = os.path.normpath(os.path.join(self.cwd, path))
+        return found
+
+    def relative(self, path: str) -> str:
+        absolute = self.abs(path)
+        try:
+            return os.path.relpath(absolute, self.root).replace(os.sep, "/")
+        except ValueError:
+            return absolute.replace(os.sep, "/")
+
+    def _shown(self, absolute: str) -> str:
+        """A path to show and read a bundle member by: relative to the current folder when it is below it."""
+        relative = os.path.relpath(absolute, self.cwd)
+        return absolute if relative.startswith(os.pardir) else relative
+
+    # --- reading
+
+    def load(self, path: str) -> Material | None:
+        """The material of ``path`` (vault files decrypted); None when it is skipped."""
+        key = self.abs(path)
+        if key in self.materials:
+            return self.materials[key]
+        from .material import read_file
+
+        material: Material | None = read_file(path, self.read_cache, self.policy.max_file_size)
+        if material is not None and material.form == "skipped":
+            self.skips[key] = material.skip_reason or "not read"
+            material = None
+        elif material is not None and material.form == "vault":
+            material = self._decrypt(path)
+        self.materials[key] = material
+        return material
+
+    def _decrypt(self, path: str) -> Material | None:
+        """Check a vault file as if it were its plain content; skip it without a password."""
+        from .material import read_bytes
+        from .vault import VaultError, VaultPasswordError, decrypt_vault
+
+        if self.vault_password is None:
+            self.skips[self.abs(path)] = "Ansible Vault file: no vault password given"
+            return None
+        try:
+            plain = decrypt_vault(read_regular(path, self.policy.max_file_size), self.vault_password)
+        except InputError as exc:
+            self.skips[self.abs(path)] = f"Ansible Vault file: {exc.reason}"
+            return None
+        except VaultPasswordError:
+            self.vault_errors[self.abs(path)] = (
+                "the vault password does not open this Ansible Vault file (wrong password, or the file was "
+                "encrypted with another vault id's password); fix --vault-password-file or "
+                "$ANSIBLE_VAULT_PASSWORD_FILE"
+            )
+            return None
+        except VaultError as exc:
+            self.skips[self.abs(path)] = f"Ansible Vault file: {exc}"
+            return None
+        self.vaulted.add(self.abs(path))
+        return read_bytes(plain, path, self.read_cache)
+
+    def listing(self, folder: str) -> list[str]:
+        key = self.abs(folder)
+        if key not in self.listings:
+            try:
+                with os.scandir(folder or ".") as entries:  # is_file() as os.path.isfile, mostly without a stat
+                    self.listings[key] = sorted(entry.name for entry in entries if entry.is_file())
+            except OSError:
+                self.listings[key] = []
+        return self.listings[key]
+
+    # --- explicit bundles
+
+    def _resolve_bundles(self) -> None:
+        bundles = getattr(self.policy, "bundles", ())
+        if not bundles:
+            return
+        source = getattr(self.policy, "source", None)
+        base = os.path.dirname(os.path.abspath(source)) if source else self.root
+        for index, entry in enumerate(bundles):
+            resolved = {
+                part: (os.path.normpath(os.path.join(base, value)) if value else None)
+                for part, value in (
+                    ("certificate", entry.certificate),
+                    ("chain", entry.chain),
+                    ("private_key", entry.private_key),
+                    ("client_ca", entry.client_ca),
+                )
+            }
+            certificate = resolved["certificate"]
+            assert certificate is not None  # policy.py requires it
+            bundle = _Bundle(certificate, resolved["chain"], resolved["private_key"], resolved["client_ca"], index)
+            self._bundle_of[certificate] = bundle
+            for part, absolute in resolved.items():
+                if absolute is not None:
+                    self._bundle_paths[absolute] = self._shown(absolute)
+                    self._bundles_by_member.setdefault(absolute, []).append((part, bundle))
+
+    def _bundle_member(self, bundle: _Bundle, part: str) -> str | None:
+        """The path of a bundle's ``part`` to read; a missing file is a configuration error (exit 2)."""
+        absolute = getattr(bundle, part)
+        if absolute is None:
+            return None
+        shown = self._bundle_paths[absolute]
+        if not os.path.exists(absolute):
+            where = getattr(self.policy, "source", None) or "the policy"
+            message = (
+                f"bundles[{bundle.index}].{part}: {shown} does not exist; fix the path in the bundle of "
+                f"{self._bundle_paths[bundle.certificate]} (paths are relative to the policy file's folder)"
+            )
+            if (where, message) not in self.config_errors:
+                self.config_errors.append((where, message))
+            return None
+        return shown
+
+    def bundle_role(self, path: str) -> str | None:
+        """What an explicit bundle says ``path`` is (certificate, chain, private_key, client_ca), if one names it."""
+        members = self._bundles_by_member.get(self.abs(path))
+        return members[0][0] if members else None
+
+    def declared(self, path: str) -> bool:
+        """A bundle names ``path`` as its certificate: it is a server certificate, whatever it looks like."""
+        return self.abs(path) in self._bundle_of
+
+    # --- roles
+
+    def name_role(self, path: str) -> str | None:
+        """``bundle`` (full chain), ``chain`` or None, from the file's name (and the policy's globs)."""
+        if path not in self.name_roles:
+            self.name_roles[path] = self._name_role(path)
+        return self.name_roles[path]
+
+    def _name_role(self, path: str) -> str | None:
+        if self._bundles_by_member:
+            explicit = self.bundle_role(path)
+            if explicit is not None:
+                return {"chain": "chain", "client_ca": "client_ca"}.get(explicit, "") or None
+        name = os.path.basename(path).lower()
+        if _fullchain_name(name):
+            return "bundle"
+        if _chain_name(name):
+            return "chain"
+        if self.policy.chain_files:
+            from .policy import path_matches
+
+            relative = self.relative(path)
+            if any(path_matches(relative, pattern) for pattern in self.policy.chain_files):
+                return "chain"
+        return None
+
+    def role(self, path: str, material: Material) -> str:
+        by_name = self.name_role(path)
+        if by_name is not None:
+            return by_name
+        kinds = {block.kind for block in material.blocks}
+        if "certificate" in kinds:
+            return "certificate"
+        return "key" if "private_key" in kinds else "other"
+
+    # --- proof
+
+    def _signed_by(self, cert: Any, cert_der: bytes, issuer: Any, issuer_der: bytes) -> bool:
+        """``facts.is_signed_by``, once per pair of certificates (the check's rules share the verdicts)."""
+        key = (cert_der, issuer_der)
+        verdict = self.signatures.get(key)
+        if verdict is None:
+            from .facts import is_signed_by
+
+            try:
+                verdict = is_signed_by(cert, issuer)
+            except Exception:  # a malformed certificate proves nothing
+                verdict = False
+            self.signatures[key] = verdict
+        return verdict
+
+    def _first_ca(self, material: Material) -> Any:
+        """The first CA certificate block of ``material`` (a leaf copied into a chain comes before it), or None."""
+        from .facts import is_ca
+
+        for block in material.certificates:
+            try:
+                if is_ca(block.certificate):
+                    return block
+            except Exception:  # noqa: S112 - a malformed certificate is not a CA; rules report it
+                continue
+        return None
+
+    def first_ca(self, path: str) -> Any:
+        """The first CA certificate block of the file ``path`` (a leaf copied into a chain comes before it)."""
+        key = self.abs(path)
+        if key not in self._first_cas:
+            material = self.load(path)
+            self._first_cas[key] = self._first_ca(material) if material is not None else None
+        return self._first_cas[key]
+
+    def issued(self, issuer_path: str, cert_path: str) -> bool:
+        """Whether the first CA certificate of ``issuer_path`` verifiably issued ``cert_path``'s first certificate."""
+        material = self.load(cert_path)
+        if material is None or not material.certificates:
+            return False
+        ca = self.first_ca(issuer_path)
+        leaf = material.certificates[0]
+        if ca is None or ca.der == leaf.der:
+            return False
+        return self._signed_by(leaf.certificate, leaf.der, ca.certificate, ca.der)
+
+    def ca_file(self, path: str) -> bool:
+        """A file whose first certificate is a CA certificate without a server name (a CA file, not a leaf)."""
+        key = self.abs(path)
+        if key not in self._ca_files:
+            self._ca_files[key] = self._is_ca_file(path)
+        return self._ca_files[key]
+
+    def _is_ca_file(self, path: str) -> bool:
+        from .facts import is_ca, subject_alt_names
+
+        material = self.load(path)
+        if material is None or not material.certificates:
+            return False
+        try:
+            first = material.certificates[0].certificate
+            dns, ips = subject_alt_names(first)
+            return bool(is_ca(first)) and not (dns or ips)
+        except Exception:  # malformed: not a CA file
+            return False
+
+    def issuers(self, folder: str) -> list[str]:
+        """Files of ``folder`` that may serve as a certificate's chain by proof: chain files holding a CA
+        certificate (generic names first), then CA certificate files. Worked out once per folder."""
+        index = self.folder(folder)
+        if index.issuers is None:
+            generic = set(index.generic_chains)
+            ordered = index.generic_chains + [c for c in index.chains if c not in generic] + index.cert_files
+            index.issuers = []
+            for name in ordered:
+                path = os.path.join(folder, name)
+                if not self._guessable(path):
+                    continue
+                if (name in index.chain_names and self.first_ca(path) is not None) or (
+                    name not in index.chain_names and self.ca_file(path)
+                ):
+                    index.issuers.append(name)
+        return index.issuers
+
+    # --- neighbours
+
+    def folder(self, folder: str) -> _Folder:
+        key = self.abs(folder)
+        if key not in self.folders:
+            self.folders[key] = _Folder(folder, self.listing(folder), self.name_role)
+        return self.folders[key]
+
+    def is_client(self, path: str, material: Material) -> bool:
+        """Whether the certificate file ``path`` holds a client certificate (see the module's docstring)."""
+        key = self.abs(path)
+        if key not in self.clients:
+            self.clients[key] = self._is_client(path, material)
+        return self.clients[key]
+
+    def _is_client(self, path: str, material: Material) -> bool:
+        if self.declared(path) or not material.certificates:
+            return False
+        from .facts import is_client_only
+
+        try:
+            if is_client_only(material.certificates[0].certificate):
+                return True
+        except Exception:  # noqa: S110 - an unreadable extension: decide by name and proof
+            pass
+        folder, name = os.path.split(path)
+        if _says_client(name):
+            return True
+        for bundle in self._bundle_of.values():
+            if bundle.client_ca is not None:
+                client_ca = self._bundle_member(bundle, "client_ca")
+                if client_ca is not None and self.issued(client_ca, path):
+                    return True
+        index = self.folder(folder)
+        for candidate in index.client_cas:
+            other = os.path.join(folder, candidate)
+            if candidate != name and self._guessable(other) and self.ca_file(other) and self.issued(other, path):
+                return True
+        return False
+
+    def _guessable(self, path: str) -> bool:
+        """A file no bundle names: only those are paired by name or proof."""
+        return not self._bundles_by_member or self.abs(path) not in self._bundles_by_member
+
+    def chain_for(self, cert_path: str) -> Chain:
+        """The chain file of the certificate file ``cert_path`` (which holds no chain of its own)."""
+        key = self.abs(cert_path)
+        if key not in self.chains:
+            self.chains[key] = self._chain_for(cert_path)
+        return self.chains[key]
+
+    def _chain_for(self, cert_path: str) -> Chain:
+        bundle = self._bundle_of.get(self.abs(cert_path))
+        if bundle is not None:
+            chain = self._bundle_member(bundle, "chain")
+            if chain is None and bundle.chain is None:
+                return Chain(None, " (its bundle in the policy file names no chain)")
+            return Chain(chain, "" if chain else " (the chain its bundle names does not exist)")
+        folder, name = os.path.split(cert_path)
+        index = self.folder(folder)
+        contradicted: list[str] = []
+        for candidate in self._named_chains(index, name):
+            path = os.path.join(folder, candidate)
+            if not self._guessable(path):
+                continue
+            if self.issued(path, cert_path):
+                return Chain(path)
+            if candidate in index.chain_names:  # a CA file named x-ca.crt is only a CA file: no finding of its own
+                contradicted.append(path)
+        for candidate in self.issuers(folder):
+            path = os.path.join(folder, candidate)
+            if candidate != name and path not in contradicted and self.issued(path, cert_path):
+                return Chain(path)
+        stem = stems(name)[-1]
+        misplaced = self._issuer_not_first(folder, name, cert_path)
+        if misplaced:
+            note = f" ({misplaced} holds its issuer, but not first: put the CA that issued it first in the chain)"
+        elif contradicted:
+            named = ", ".join(os.path.basename(p) for p in contradicted)
+            note = f" ({named} is named after it, but its first CA certificate did not issue it)"
+        else:
+            note = (
+                f" (no chain in the file, no chain file named after it such as {stem}.chain.pem, and no CA "
+                "certificate or chain file beside it whose key signed it)"
+            )
+        return Chain(None, note, contradicted)
+
+    def _issuer_not_first(self, folder: str, name: str, cert_path: str) -> str | None:
+        """A chain file of the folder that holds the certificate's issuer after another CA (for messages)."""
+        from .facts import is_ca
+
+        material = self.load(cert_path)
+        if material is None or not material.certificates:
+            return None
+        leaf = material.certificates[0]
+        index = self.folder(folder)
+        for candidate in index.generic_chains + [c for c in index.chains if c not in index.generic_chains]:
+            path = os.path.join(folder, candidate)
+            chain = self.load(path) if candidate != name and self._guessable(path) else None
+            for block in (chain.certificates if chain is not None else [])[1:]:
+                try:
+                    ca = bool(is_ca(block.certificate))
+                except Exception:  # a malformed certificate is no issuer
+                    ca = False
+                if (
+                    ca
+                    and block.der != leaf.der
+                    and self._signed_by(leaf.certificate, leaf.der, block.certificate, block.der)
+                ):
+                    return path
+        return None
+
+    @staticmethod
+    def _named_chains(index: _Folder, name: str) -> list[str]:
+        """Chain files and the seed's CA files named after the certificate ``name``, best first."""
+        found: list[str] = []
+        for stem in stems(name):
+            found += [c for c in index.chain_by_prefix.get(stem, []) if c != name and c not in found]
+            for suffix in _CA_SUFFIXES:
+                found += [c for c in index.cert_by_stem.get(stem + suffix, []) if c != name and c not in found]
+        return found
+
+    def key_for(self, cert_path: str) -> str | None:
+        key = self.abs(cert_path)
+        if key not in self.key_files:
+            self.key_files[key] = self._key_for(cert_path)
+        return self.key_files[key]
+
+    def _key_for(self, cert_path: str) -> str | None:
+        bundle = self._bundle_of.get(self.abs(cert_path))
+        if bundle is not None:
+            return self._bundle_member(bundle, "private_key")
+        folder, name = os.path.split(cert_path)
+        present = self.folder(folder).present
+        candidates: list[str] = []
+        for stem in stems(name):
+            candidates += [stem + suffix for suffix in _KEY_SUFFIXES]
+        if name.lower() in ("cert.pem", "fullchain.pem"):
+            candidates.append("privkey.pem")
+        for candidate in candidates:
+            if candidate == name or candidate not in present:
+                continue
+            path = os.path.join(folder, candidate)
+            if not self._guessable(path):
+                continue
+            material = self.load(path)
+            if material is not None and material.private_keys and not material.certificates:
+                return path
+        return None
+
+    def client_ca_for(self, cert_path: str) -> str | None:
+        """The client CA an explicit bundle gives the certificate (two-way TLS); None: one-way or not said."""
+        bundle = self._bundle_of.get(self.abs(cert_path))
+        return self._bundle_member(bundle, "client_ca") if bundle is not None else None
+
+    def two_way(self, cert_path: str) -> bool:
+        bundle = self._bundle_of.get(self.abs(cert_path))
+        return bundle is not None and bundle.client_ca is not None
+
+    def _bundle_users(self, path: str, part: str) -> list[str] | None:
+        """Certificates whose bundle names ``path`` as its ``part``; None when no bundle names the file."""
+        members = self._bundles_by_member.get(self.abs(path)) if self._bundles_by_member else None
+        if not members:
+            return None
+        return [self._bundle_paths[bundle.certificate] for kind, bundle in members if kind == part]
+
+    def certs_using_chain(self, chain_path: str) -> list[tuple[str, bool]]:
+        """Certificate files paired with the chain file (or CA file) ``chain_path`` (True), or named after it
+        but not issued by it (False)."""
+        explicit = self._bundle_users(chain_path, "chain")
+        if explicit is not None:
+            return [(path, True) for path in explicit if os.path.exists(path)]
+        folder = os.path.dirname(chain_path)
+        index = self.folder(folder)
+        if index.users is None:
+            # Every certificate file of the folder, paired once: the reverse of chain_for.
+            index.users = {}
+            for name in index.cert_files:
+                path = os.path.join(folder, name)
+                material = self.load(path) if self._guessable(path) else None
+                # A file with its chain inside, or a CA file, takes no chain file.
+                if material is None or len(material.certificates) != 1 or self.ca_file(path):
+                    continue
+                found = self.chain_for(path)
+                if found.path is not None:
+                    index.users.setdefault(self.abs(found.path), []).append((path, True))
+                for other in found.contradicted:
+                    index.users.setdefault(self.abs(other), []).append((path, False))
+        return list(index.users.get(self.abs(chain_path), []))
+
+    def certs_using_key(self, key_path: str) -> list[str]:
+        """Certificate files whose private key file is ``key_path``."""
+        explicit = self._bundle_users(key_path, "private_key")
+        if explicit is not None:
+            return [path for path in explicit if os.path.exists(path)]
+        folder, name = os.path.split(key_path)
+        index = self.folder(folder)
+        prefixes = [name[: -len(s)] for s in _KEY_SUFFIXES if name.endswith(s) and len(name) > len(s)]
+        candidates = sorted({c for prefix in prefixes for c in index.cert_by_stem.get(prefix, [])})
+        if name == "privkey.pem":
+            candidates += [c for c in ("cert.pem", "fullchain.pem") if c in index.present]
+        target = self.abs(key_path)
+        out = []
+        for candidate in candidates:
+            if candidate == name:
+                continue
+            path = os.path.join(folder, candidate)
+            found = self.key_for(path)
+            if found is not None and self.abs(found) == target:
+                out.append(path)
+        return out
+
+    def certs_using_client_ca(self, path: str) -> list[str]:
+        """Certificate files whose bundle names ``path`` as the client CA."""
+        explicit = self._bundle_users(path, "client_ca")
+        return [p for p in explicit or [] if os.path.exists(p)]
+
+
+class _Folder:
+    """Name indexes of one folder, built once: chain files by stem prefix, certificate files by stem."""
+
+    def __init__(self, folder: str, names: list[str], name_role: Any) -> None:
+        self.present = set(names)
+        prefix = os.path.join(folder, "")  # prefix + name == os.path.join(folder, name), without a call per name
+        self.chain_by_prefix: dict[str, list[str]] = {}
+        self.generic_chains: list[str] = []
+        self.chain_names: set[str] = set()
+        self.chains: list[str] = []
+        self.cert_files: list[str] = []
+        self.cert_by_stem: dict[str, list[str]] = {}
+        self.client_cas: list[str] = []
+        for name in names:
+            role = name_role(prefix + name)
+            if role == "chain":
+                self.chains.append(name)
+                self.chain_names.add(name)
+                if name.lower().startswith(GENERIC_CHAIN_PREFIXES):
+                    self.generic_chains.append(name)
+                for match in _STEM_END.finditer(name, 1):
+                    self.chain_by_prefix.setdefault(name[: match.start()], []).append(name)
+            elif name.lower().endswith(CERT_EXTENSIONS):
+                self.cert_files.append(name)
+                for stem in stems(name):
+                    self.cert_by_stem.setdefault(stem, []).append(name)
+                if _says_client(name):
+                    self.client_cas.append(name)
+        self.issuers: list[str] | None = None  # Layout.issuers
+        self.users: dict[str, list[tuple[str, bool]]] | None = None  # Layout.certs_using_chain
+
+
+__all__ = [
+    "CERT_EXTENSIONS",
+    "CHAIN_PATTERNS",
+    "FULLCHAIN_PATTERNS",
+    "WALK_EXTENSIONS",
+    "Chain",
+    "Layout",
+    "expand_paths",
+    "is_candidate",
+    "stems",
+]
