@@ -155,6 +155,7 @@ class _Bundle:
     private_key: str | None
     client_ca: str | None
     index: int
+    written: dict[str, str] = field(compare=False, hash=False)  # the paths as the policy file writes them
 
 
 class Layout:
@@ -289,7 +290,10 @@ class Layout:
             }
             certificate = resolved["certificate"]
             assert certificate is not None  # policy.py requires it
-            bundle = _Bundle(certificate, resolved["chain"], resolved["private_key"], resolved["client_ca"], index)
+            written = {part: getattr(entry, part) for part in resolved if getattr(entry, part)}
+            bundle = _Bundle(
+                certificate, resolved["chain"], resolved["private_key"], resolved["client_ca"], index, written
+            )
             self._bundle_of[certificate] = bundle
             for part, absolute in resolved.items():
                 if absolute is not None:
@@ -305,8 +309,8 @@ class Layout:
         if not os.path.exists(absolute):
             where = getattr(self.policy, "source", None) or "the policy"
             message = (
-                f"bundles[{bundle.index}].{part}: {shown} does not exist; fix the path in the bundle of "
-                f"{self._bundle_paths[bundle.certificate]} (paths are relative to the policy file's folder)"
+                f"bundles[{bundle.index}].{part}: {bundle.written[part]} does not exist; fix the path in the bundle "
+                f"of {bundle.written['certificate']} (paths are relative to the policy file's folder)"
             )
             if (where, message) not in self.config_errors:
                 self.config_errors.append((where, message))
@@ -514,7 +518,7 @@ class Layout:
         for candidate in self.issuers(folder):
             path = os.path.join(folder, candidate)
             if candidate != name and path not in contradicted and self.issued(path, cert_path):
-                return Chain(path)
+                return Chain(path, contradicted=contradicted)
         stem = stems(name)[-1]
         misplaced = self._issuer_not_first(folder, name, cert_path)
         if misplaced:
