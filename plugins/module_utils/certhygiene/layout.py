@@ -135,7 +135,18 @@ def stems(name: str) -> list[str]:
     return found
 
 
+def _first_certificate(material: Material | None) -> Any:
+    """The first parsed certificate block of ``material`` (None: none); no list is built (called per file)."""
+    if material is not None:
+        for block in material.blocks:
+            if block.kind == "certificate" and block.certificate is not None:
+                return block
+    return None
+
+
 def _says_client(name: str) -> bool:
+    if "client" not in name.lower():
+        return False
     return bool(_CLIENT_TOKENS.intersection(_TOKEN.split(stems(name)[-1].lower())))
 
 
@@ -192,8 +203,14 @@ class Layout:
         self._bundles_by_member: dict[str, list[tuple[str, _Bundle]]] = {}
         self._bundle_of: dict[str, _Bundle] = {}
         self._bundle_paths: dict[str, str] = {}  # absolute path -> the path to read it by
-        self._bundles_checked: set[int] = set()
         self._resolve_bundles()
+        # The engine's readers and facts, imported here once (not at module level: see the module's docstring).
+        from . import facts, material
+
+        self._read_file = material.read_file
+        self._is_ca = facts.is_ca
+        self._is_signed_by = facts.is_signed_by
+        self._is_client_only = facts.is_client_only
 
     # --- paths
 
@@ -223,9 +240,7 @@ class Layout:
         key = self.abs(path)
         if key in self.materials:
             return self.materials[key]
-        from .material import read_file
-
-        material: Material | None = read_file(path, self.read_cache, self.policy.max_file_size)
+        material: Material | None = self._read_file(path, self.read_cache, self.policy.max_file_size)
         if material is not None and material.form == "skipped":
             self.skips[key] = material.skip_reason or "not read"
             material = None
@@ -368,10 +383,8 @@ class Layout:
         key = (cert_der, issuer_der)
         verdict = self.signatures.get(key)
         if verdict is None:
-            from .facts import is_signed_by
-
             try:
-                verdict = is_signed_by(cert, issuer)
+                verdict = self._is_signed_by(cert, issuer)
             except Exception:  # a malformed certificate proves nothing
                 verdict = False
             self.signatures[key] = verdict
@@ -379,11 +392,9 @@ class Layout:
 
     def _first_ca(self, material: Material) -> Any:
         """The first CA certificate block of ``material`` (a leaf copied into a chain comes before it), or None."""
-        from .facts import is_ca
-
         for block in material.certificates:
             try:
-                if is_ca(block.certificate):
+                if self._is_ca(block.certificate):
                     return block
             except Exception:  # noqa: S112 - a malformed certificate is not a CA; rules report it
                 continue
@@ -399,11 +410,10 @@ class Layout:
 
     def issued(self, issuer_path: str, cert_path: str) -> bool:
         """Whether the first CA certificate of ``issuer_path`` verifiably issued ``cert_path``'s first certificate."""
-        material = self.load(cert_path)
-        if material is None or not material.certificates:
+        leaf = _first_certificate(self.load(cert_path))
+        if leaf is None:
             return False
         ca = self.first_ca(issuer_path)
-        leaf = material.certificates[0]
         if ca is None or ca.der == leaf.der:
             return False
         return self._signed_by(leaf.certificate, leaf.der, ca.certificate, ca.der)
@@ -418,13 +428,15 @@ class Layout:
     def _is_ca_file(self, path: str) -> bool:
         from .facts import is_ca, subject_alt_names
 
-        material = self.load(path)
-        if material is None or not material.certificates:
+        block = _first_certificate(self.load(path))
+        if block is None:
             return False
         try:
-            first = material.certificates[0].certificate
+            first = block.certificate
+            if not is_ca(first):  # most files are leaves: one extension read
+                return False
             dns, ips = subject_alt_names(first)
-            return bool(is_ca(first)) and not (dns or ips)
+            return not (dns or ips)
         except Exception:  # malformed: not a CA file
             return False
 
@@ -462,18 +474,17 @@ class Layout:
         return self.clients[key]
 
     def _is_client(self, path: str, material: Material) -> bool:
-        if self.declared(path) or not material.certificates:
+        first = _first_certificate(material)
+        if first is None or self.declared(path):
             return False
-        from .facts import is_client_only
-
-        try:
-            if is_client_only(material.certificates[0].certificate):
-                return True
-        except Exception:  # noqa: S110 - an unreadable extension: decide by name and proof
-            pass
         folder, name = os.path.split(path)
         if _says_client(name):
             return True
+        try:
+            if self._is_client_only(first.certificate):
+                return True
+        except Exception:  # noqa: S110 - an unreadable extension: decide by proof
+            pass
         for bundle in self._bundle_of.values():
             if bundle.client_ca is not None:
                 client_ca = self._bundle_member(bundle, "client_ca")
@@ -537,10 +548,9 @@ class Layout:
         """A chain file of the folder that holds the certificate's issuer after another CA (for messages)."""
         from .facts import is_ca
 
-        material = self.load(cert_path)
-        if material is None or not material.certificates:
+        leaf = _first_certificate(self.load(cert_path))
+        if leaf is None:
             return None
-        leaf = material.certificates[0]
         index = self.folder(folder)
         for candidate in index.generic_chains + [c for c in index.chains if c not in index.generic_chains]:
             path = os.path.join(folder, candidate)
@@ -626,8 +636,8 @@ class Layout:
             for name in index.cert_files:
                 path = os.path.join(folder, name)
                 material = self.load(path) if self._guessable(path) else None
-                # A file with its chain inside, or a CA file, takes no chain file.
-                if material is None or len(material.certificates) != 1 or self.ca_file(path):
+                # A file with its chain inside takes no chain file (a CA file's "chain" is never used: harmless).
+                if material is None or sum(block.kind == "certificate" for block in material.blocks) != 1:
                     continue
                 found = self.chain_for(path)
                 if found.path is not None:

@@ -619,7 +619,7 @@ def cert_identity(ctx: FileContext) -> Iterator[Hit]:
     strict). CA certificates and
     client certificates (extended key usage clientAuth without serverAuth) are not server identities."""
     for ref in ctx.certs:
-        if ref.position != LEAF or _is_client_only(ref.cert):
+        if ref.position != LEAF:
             continue
         dns, ips = subject_alt_names(ref.cert)
         if any(is_fqdn_or_ip(name) for name in dns + ips):
@@ -627,6 +627,8 @@ def cert_identity(ctx: FileContext) -> Iterator[Hit]:
         cn = _common_name(ref.cert)
         # The CN counts only when there is no subjectAltName name at all (clients ignore the CN otherwise).
         if ctx.policy.identity_from_cn and not (dns or ips) and cn and is_fqdn_or_ip(cn):
+            continue
+        if _is_client_only(ref.cert):  # asked last: most certificates name their host
             continue
         san = ", ".join(dns + ips) or "none"
         where = "subjectAltName or CN" if ctx.policy.identity_from_cn else "subjectAltName"
