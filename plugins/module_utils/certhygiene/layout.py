@@ -20,9 +20,10 @@ chain file, when given, gets a ``chain.order`` finding). A key pairs on its name
 belong to its certificate is what ``pair.mismatch`` reports.
 
 A certificate is a *client* certificate (never imported into a deployment, so not held to the
-server certificate's rules) when its extended key usage allows clientAuth without serverAuth, when
-its file name says ``client`` (``client.crt``, ``client-01.pem``), or when a client CA of the folder
-(a CA file whose name says ``client``, or a bundle's ``client_ca``) verifiably issued it.
+server certificate's rules) when its file name says ``client`` (``client.crt``, ``client-01.pem``), or
+when a client CA of the folder (a CA file whose name says ``client``, or a bundle's ``client_ca``)
+verifiably issued it. (One whose extended key usage allows clientAuth without serverAuth needs no
+identity and no chain whatever its name: the rules say so themselves.)
 
 Only ``.inputs`` is imported at module level: a hook that only selects files (``is_candidate``) on
 a repository of ordinary text pays for no cryptography import.
@@ -210,7 +211,6 @@ class Layout:
         self._read_file = material.read_file
         self._is_ca = facts.is_ca
         self._is_signed_by = facts.is_signed_by
-        self._is_client_only = facts.is_client_only
 
     # --- paths
 
@@ -480,11 +480,6 @@ class Layout:
         folder, name = os.path.split(path)
         if _says_client(name):
             return True
-        try:
-            if self._is_client_only(first.certificate):
-                return True
-        except Exception:  # noqa: S110 - an unreadable extension: decide by proof
-            pass
         for bundle in self._bundle_of.values():
             if bundle.client_ca is not None:
                 client_ca = self._bundle_member(bundle, "client_ca")
