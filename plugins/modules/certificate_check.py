@@ -21,10 +21,11 @@ description:
   - The module fails when a rule of error severity fails (or of warning severity with O(fail_on=warning)),
     with a message that lists the failing rules, files and certificates and says how to fix them.
   - It changes nothing; it returns the findings and facts about the certificate.
-  - With O(paths) it checks files and folders of a repository as C(certhygiene check) and the pre-commit hooks do:
-    the same file selection, the same pairing of certificates with their chain, key and client CA (a C(bundles)
-    list in the policy file first, then names such as C(x.crt)/C(x.key)/C(x.chain.pem), then proof by signature:
-    a CA certificate in the folder that issued the certificate is its chain), and findings only about the files given.
+  - With O(paths) it checks files and folders of a repository as C(certhygiene check) and the pre-commit hooks do,
+    with the same file selection and the same pairing of certificates with their chain, key and client CA.
+    A C(bundles) list in the policy file comes first, then names such as C(x.crt), C(x.key) and C(x.chain.pem),
+    then proof by signature (a CA certificate in the folder that issued the certificate is its chain).
+    Findings are only about the files given.
 author:
   - certhygiene developers (@certhygiene)
 requirements:
