@@ -74,11 +74,19 @@ def openssl(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["openssl", *args], capture_output=True, text=True, check=False)
 
 
-def enrol(tmp_path: Path, run: str, verbosity: int = 0, **extra: Any) -> Any:
+def enrol(tmp_path: Path, run: str, verbosity: int = 0, check: bool = False, **extra: Any) -> Any:
     localhost = {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}
     inv = inventory(tmp_path, **extra)
     inv["all"] = {"hosts": localhost, "vars": {"ca_dir": str(tmp_path / "ca")}}
-    return run_playbook(tmp_path / run, PLAYS, inventory=inv, verbosity=verbosity)
+    return run_playbook(tmp_path / run, PLAYS, inventory=inv, verbosity=verbosity, check=check)
+
+
+def test_check_mode_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "ca").mkdir()
+    run = enrol(tmp_path, "check", check=True)
+    assert run.returncode == 0, run.output[-4000:]
+    assert run.output.count("would make the key and the request on the device") == len(DEVICES)
+    assert not (tmp_path / "devices").exists() or not any((tmp_path / "devices").rglob("*.key"))
 
 
 def test_five_devices_enrol_without_moving_keys(tmp_path: Path) -> None:
