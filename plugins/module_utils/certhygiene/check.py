@@ -16,19 +16,22 @@ means every candidate file under it is given. Each file is read and parsed once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import gc
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .facts import describe_certificate, is_ca, key_info, subject_alt_names
 from .findings import ERROR, WARNING, Finding
+from .inputs import InputError, NotRegularFile
 from .layout import (  # re-exported: other doors import these names from here
     CERT_EXTENSIONS,
     CHAIN_PATTERNS,
+    DOCUMENT_EXTENSIONS,
     FULLCHAIN_PATTERNS,
     GENERIC_CHAIN_PREFIXES,
     WALK_EXTENSIONS,
@@ -56,6 +59,9 @@ from .rules import (
     Rule,
     SetContext,
 )
+
+if TYPE_CHECKING:
+    from .documents import Document, Value
 
 REPORT_VERSION = 1
 
@@ -140,6 +146,7 @@ class _Run:
         }
         self.findings: dict[tuple[str, str, int, str], Finding] = {}
         self.seen: dict[str, Material] = {}
+        self.documents: set[str] = set()  # YAML/JSON documents: seen[path] holds every value's blocks
         # Work done once per check for what repeats across files (a chain's CA certificates, a chain file, stand
         # in many folders): files and certificates read (ReadCache), _vet's verdicts by DER, signature verdicts
         # (SetContext.signatures).
@@ -160,13 +167,22 @@ class _Run:
 
     def saw(self, material: Material) -> None:
         """Remember the material of each path, for the findings' line ranges."""
-        self.seen[material.path] = material
+        if material.path not in self.documents:  # a document's values: its combined material stays
+            self.seen[material.path] = material
 
     def end_line(self, path: str, line: int) -> int:
         material = self.seen.get(path)
         return material.end_line_of(line) if material is not None else line
 
-    def run(self, scope: str, ctx: FileContext | SetContext, keep: Any = None) -> None:
+    def run(
+        self,
+        scope: str,
+        ctx: FileContext | SetContext,
+        keep: Any = None,
+        rewrite: Callable[[Hit], Hit] | None = None,
+    ) -> None:
+        """Run the scope's rules on ``ctx``; ``keep(rule, hit)`` filters hits, ``rewrite(hit)`` locates them (a
+        document's values: the value's line and key path)."""
         if isinstance(ctx, FileContext):
             self.saw(ctx.material)
         else:
@@ -187,7 +203,7 @@ class _Run:
             for hit in hits:
                 if keep is not None and not keep(rule, hit):
                     continue
-                self.add(rule, hit)
+                self.add(rule, rewrite(hit) if rewrite is not None else hit)
 
     def add(self, rule: Rule, hit: Hit) -> None:
         if self.policy.ignored(rule.id, self.relative(hit.path)):
@@ -432,6 +448,9 @@ def _check_paths(
     extra_leaf_files: list[str] = []  # certificates of the given chain, key and client CA files
     chain_files: list[tuple[str, Material]] = []  # given files that may serve as a chain (chain or CA files)
     for path in expanded:
+        if path.lower().endswith(DOCUMENT_EXTENSIONS):
+            _check_document(run, report, path, vault_password)
+            continue
         material = layout.load(path)
         key = layout.abs(path)
         if material is None:
@@ -557,6 +576,118 @@ def _check_named_chain(run: _Run, layout: Layout, cert_path: str, chain_path: st
     target = layout.abs(chain_path)
     ctx = SetContext(run.policy, run.now, leaf=leaf[0], chain=chain, signatures=run.signatures)
     run.run(SET, ctx, lambda _rule, hit: layout.abs(hit.path) == target)
+
+
+# ------------------------------------------------------------------ YAML and JSON documents
+
+
+def _check_document(run: _Run, report: Report, path: str, vault_password: bytes | str | None) -> None:
+    """The material inside a YAML/JSON document (documents.py), through the same rules as files: each value as a
+    file, each group of values of one mapping as a certificate file with its chain, key and client CA. Findings
+    stand at the value's line (a block scalar's BEGIN line) and name its key path."""
+    from .documents import read_document_file
+
+    policy = run.policy
+    found = read_document_file(path, policy.max_file_size, vault_password, run.read_cache)
+    if isinstance(found, InputError):
+        if isinstance(found, NotRegularFile):
+            report.skipped.append((path, found.reason))
+            return
+        report.files_checked.append(path)
+        material = Material(path, "binary", problems=[EncodingProblem(0, found.reason)])
+        run.run(FILE, FileContext(material, "other", [], policy, run.now))
+        return
+    doc = found
+    report.skipped.extend((path, reason) for reason in doc.skips)
+    if doc.input_error is not None:
+        report.input_errors.append((path, doc.input_error))
+    if not doc.values and doc.problem is None:
+        return  # not material (no certificate or key in it), or nothing in it could be read (the skips say why)
+    report.files_checked.append(path)
+    if doc.problem is not None:
+        line, detail = doc.problem
+        material = Material(path, "text", problems=[EncodingProblem(line, detail)])
+        hint = "fix the YAML syntax at that line (`yamllint FILE` says more), then check again"
+        run.run(FILE, FileContext(material, "other", [], policy, run.now), rewrite=lambda hit: _hinted(hit, hint))
+        return
+    run.documents.add(path)
+    run.seen[path] = Material(path, "document", [block for value in doc.values for block in value.material.blocks])
+    for value in doc.values:
+        refs = run.cert_refs(value.material, value.role)
+        ctx = FileContext(value.material, value.role, refs, policy, run.now, vaulted=value.vaulted)
+        run.run(FILE, ctx, rewrite=_at_value(value))
+    for group in doc.groups:
+        members = [v for v in (group.certificate, group.chain, group.client_ca, *group.keys) if v is not None]
+        rewrite = _in_group(members, doc)
+        if group.certificate is not None:
+            _check_value_set(run, group, rewrite)
+        elif group.chain is not None:
+            chain = run.cert_refs(group.chain.material, "chain")
+            run.run(SET, SetContext(policy, run.now, leaf=None, chain=chain, signatures=run.signatures), None, rewrite)
+
+
+def _check_value_set(run: _Run, group: Any, rewrite: Callable[[Hit], Hit]) -> None:
+    value = group.certificate
+    refs = run.cert_refs(value.material, value.role)
+    if not refs:
+        return
+    leaf = refs[0]
+    own = leaf.position in (LEAF, CLIENT)
+    chain = refs[1:] if own else []
+    note = ""
+    if own and not chain:
+        if group.chain is not None:
+            chain = run.cert_refs(group.chain.material, "chain")
+        elif value.role == "bundle":
+            note = f" ({value.key_path} holds only the certificate: its chain follows it there)"
+        else:
+            note = f" (no chain beside {value.key_path}: a value named chain or ca_bundle in the same mapping)"
+    keys = [(key.material, block) for key in group.keys for block in key.material.private_keys]
+    if not keys:
+        keys = [(value.material, block) for block in value.material.private_keys]
+    client_ca = group.client_ca
+    ctx = SetContext(
+        run.policy,
+        run.now,
+        leaf=leaf,
+        server=leaf.position == LEAF,
+        chain=chain,
+        chain_note=note,
+        keys=keys,
+        client_ca=client_ca.material if client_ca is not None else None,
+        client_ca_name=client_ca.key_path if client_ca is not None else "client_ca",
+        two_way=client_ca is not None,
+        check_client_ca=client_ca is not None,
+        signatures=run.signatures,
+        key_findings=True,
+    )
+    run.run(SET, ctx, None, rewrite)
+
+
+def _hinted(hit: Hit, hint: str) -> Hit:
+    return dataclasses.replace(hit, hint=hint)
+
+
+def _at_value(value: Value) -> Callable[[Hit], Hit]:
+    """A file rule's hit on a value: at the value's line when the rule names none, with the key path."""
+
+    def rewrite(hit: Hit) -> Hit:
+        return dataclasses.replace(hit, line=hit.line or value.line, message=f"{value.key_path}: {hit.message}")
+
+    return rewrite
+
+
+def _in_group(members: list[Value], doc: Document) -> Callable[[Hit], Hit]:
+    """A set rule's hit: the key path of the value (of the group first, then of the document) holding its line."""
+
+    def rewrite(hit: Hit) -> Hit:
+        line = hit.line or (members[0].line if members else 0)
+        for value in (*members, *doc.values):
+            if value.line <= line <= value.last_line:
+                return dataclasses.replace(hit, line=line, message=f"{value.key_path}: {hit.message}")
+        return dataclasses.replace(hit, line=line)
+
+    return rewrite
 
 
 _expand = expand_paths  # the former private name (cli/report.py and older callers)

@@ -49,6 +49,7 @@ CERT_EXTENSIONS = (".crt", ".cer", ".cert", ".pem", ".der")
 WALK_EXTENSIONS = (*CERT_EXTENSIONS, ".key", ".chain", ".csr", ".req", ".p12", ".pfx", ".ca-bundle", ".p7b")
 CHAIN_PATTERNS = ("*chain*", "*bundle*", "*intermediate*")
 FULLCHAIN_PATTERNS = ("*fullchain*", "*full-chain*", "*full_chain*")
+DOCUMENT_EXTENSIONS = (".yml", ".yaml", ".json")  # documents.DOCUMENT_EXTENSIONS, without importing it
 GENERIC_CHAIN_PREFIXES = ("chain", "ca-bundle", "ca_bundle", "cabundle", "bundle", "intermediate")
 SKIP_DIRS = frozenset({"__pycache__", "node_modules"})
 # How much of a file without a telling name is read to decide whether it is material: PEM armour opens it, or
@@ -76,8 +77,14 @@ _chain_name = _name_matcher(CHAIN_PATTERNS)
 
 def is_candidate(path: str) -> bool:
     """Whether ``path`` may hold TLS material: a known extension, ``chain`` in the name, or content that opens
-    with PEM armour or ``Bag Attributes`` (its first 512 bytes are read). Only regular files are opened."""
+    with PEM armour or ``Bag Attributes`` (its first 512 bytes are read); a YAML or JSON document when its bytes
+    hold PEM armour, ``kind: Secret``, ``$ANSIBLE_VAULT`` or a ``sops`` key. Only regular files are opened."""
     lower = os.path.basename(path).lower()
+    if lower.endswith(DOCUMENT_EXTENSIONS):
+        # YAML/JSON: material only when the pre-scan finds armour, a Secret, a vault value or SOPS (documents.py).
+        from .documents import is_document_candidate
+
+        return is_document_candidate(path)
     if lower.endswith(WALK_EXTENSIONS) or "chain" in lower:
         return True
     head = read_head(path, HEAD_BYTES)
