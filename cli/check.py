@@ -54,10 +54,28 @@ def register(subparsers: Any) -> None:
         help="exit 1 when a file was skipped (a vault file without a password, a FIFO ...): for pipelines that "
         "must see everything",
     )
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=_jobs,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="check folders in N processes (default: the number of cores; 1: in this process); the report is the same",
+    )
     from certhygiene.hooks._common import add_max_file_size
 
     add_max_file_size(parser)
     parser.set_defaults(func=run)
+
+
+def _jobs(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"--jobs takes a number of processes (1 or more), not {value!r}")
+    return number
 
 
 def repository_root(start: str | None = None) -> str:
@@ -101,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         password = read_vault_password(args.vault_password_file, "certhygiene check")
         if password is None:
             return 2
-    report = check_paths(paths, policy, root=root, vault_password=password)
+    report = check_paths(paths, policy, root=root, vault_password=password, jobs=args.jobs)
     if args.format == "json":
         text = render_json(report)
     elif args.format == "sarif":

@@ -394,6 +394,7 @@ def check_paths(
     rules: Iterable[str] | None = None,
     vault_password: bytes | str | None = None,
     now: datetime.datetime | None = None,
+    jobs: int = 1,
 ) -> Report:
     """Check files and folders (folders: every candidate file under them, hidden folders left out).
 
@@ -403,10 +404,86 @@ def check_paths(
     Ansible Vault files are decrypted in memory with ``vault_password``; without it
     they are skipped and listed in ``Report.skipped``; a password that does not open
     one is an input error (``Report.input_errors``).
+    ``jobs`` > 1: folders are checked by that many processes (``_check_parallel``); the report is the same.
     """
+    if jobs > 1:
+        parallel = _check_parallel(list(paths), policy, root, rules, vault_password, now, jobs)
+        if parallel is not None:
+            return parallel
     with warnings.catch_warnings(), _no_cyclic_gc():
         warnings.simplefilter("ignore")  # cryptography's deprecation notes about odd certificates: not for users
         return _check_paths(list(paths), policy, root, rules, vault_password, now)
+
+
+# Below this many files a process pool costs more than it saves (forking, and each worker pairing its folders).
+PARALLEL_MIN_FILES = 400
+_FORKED: tuple[Any, ...] = ()  # what the pool's workers share, set before they are forked (never pickled)
+
+
+def _check_parallel(
+    paths: list[str],
+    policy: Policy | None,
+    root: str | None,
+    rules: Iterable[str] | None,
+    vault_password: bytes | str | None,
+    now: datetime.datetime | None,
+    jobs: int,
+) -> Report | None:
+    """``check_paths`` by a pool of ``jobs`` forked processes, folder by folder; None where it cannot help (few
+    files, one folder, no ``fork``). Pairing never looks beyond a certificate's folder except for the policy's
+    bundles, and a check reports only the findings located in the files it was given, whoever computed them, as
+    pre-commit's parallel batches rely on: so each worker takes whole folders, and the merged report is the
+    single-process report (findings sorted, files in the walk's order)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    expanded = list(expand_absolute(paths))
+    if len(expanded) < PARALLEL_MIN_FILES:
+        return None
+    folders: dict[str, list[str]] = {}
+    for path in expanded:
+        folders.setdefault(os.path.dirname(path), []).append(path)
+    if len(folders) < 2:
+        return None
+    policy = policy or load_policy(root=root)
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    # Contiguous runs of folders, about four per worker (uneven folders balance out), in the walk's order.
+    target = max(1, len(expanded) // (jobs * 4))
+    chunks: list[list[str]] = [[]]
+    for files in folders.values():
+        if len(chunks[-1]) >= target:
+            chunks.append([])
+        chunks[-1].extend(files)
+    global _FORKED
+    _FORKED = (policy, root, frozenset(rules) if rules is not None else None, vault_password, now)
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=context) as pool:
+            reports = list(pool.map(_check_chunk, chunks))
+    except (OSError, RuntimeError):  # no processes to be had here: the same check in this process
+        return None
+    finally:
+        _FORKED = ()
+    order = {path: index for index, path in enumerate(expanded)}
+    merged = Report(profile=policy.profile, root=reports[0].root)
+    findings: dict[tuple[str, str, int, str], Finding] = {}
+    for part in reports:
+        for finding in part.findings:
+            findings.setdefault((finding.rule_id, finding.path, finding.line, finding.message), finding)
+        merged.files_checked.extend(part.files_checked)
+        merged.skipped.extend(part.skipped)
+        merged.input_errors.extend(error for error in part.input_errors if error not in merged.input_errors)
+    merged.findings = sorted(findings.values(), key=lambda f: (f.path, f.line, f.rule_id, f.message))
+    merged.files_checked.sort(key=lambda path: order.get(path, len(order)))
+    merged.skipped.sort(key=lambda entry: order.get(entry[0], len(order)))
+    return merged
+
+
+def _check_chunk(files: list[str]) -> Report:
+    policy, root, rules, vault_password, now = _FORKED
+    return check_paths(files, policy, root=root, rules=rules, vault_password=vault_password, now=now)
 
 
 @contextlib.contextmanager
