@@ -14,8 +14,9 @@ bad policy file, an unreadable vault password file, a vault password that does n
 vault file).
 
 Files are selected as the CLI's folder walk selects them (``layout.is_candidate``: a known
-extension, ``chain`` in the name, or content opening with PEM armour), so the manifest passes
-every file and ordinary text costs one 512-byte read each, without the cryptography import.
+extension, ``chain`` in the name, content opening with PEM armour, or a YAML/JSON document whose
+bytes hold material markers), so the manifest passes every file and ordinary text or YAML costs one
+read each, without the cryptography import.
 Findings are those located in the files given: pre-commit may split the files into batches
 run in parallel, and each finding is printed by the batch holding its file, once.
 """
