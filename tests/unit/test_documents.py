@@ -130,3 +130,13 @@ def test_inline_vault_without_or_with_wrong_password(password: bytes | None) -> 
         assert doc.input_error is not None and "tls_key" in doc.input_error and not doc.skips
     opened = read_document("v.yml", text.encode(), b"right")
     assert [(v.key_path, v.line, v.role, v.vaulted) for v in opened.values] == [("tls_key", 1, "key", True)]
+
+
+def test_secrets_in_a_list(tmp_path: Path) -> None:
+    crt = base64.b64encode(pem(PKI.leaf, PKI.intermediate)).decode()
+    wrong = base64.b64encode(key_pem(key("rsa", 2048, 62))).decode()
+    text = (
+        "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n    type: kubernetes.io/tls\n"
+        f"    data:\n      tls.crt: {crt}\n      tls.key: {wrong}\n"
+    )
+    assert check(tmp_path, "list.yaml", text) == [(8, "pair.mismatch", "items[0].data.tls.crt")]

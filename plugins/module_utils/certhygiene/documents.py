@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 DOCUMENT_EXTENSIONS = (".yml", ".yaml", ".json")
 # What makes a document worth parsing; anything else is not material (one regex search over the bytes).
 _WORTH = re.compile(
-    rb"-----BEGIN |\$ANSIBLE_VAULT;|^[ \t{]*[\"']?kind[\"']?[ \t]*:[ \t]*[\"']?Secret\b|^[ \t{,]*[\"']?sops[\"']?[ \t]*:",
+    rb"-----BEGIN |\$ANSIBLE_VAULT;|^[ \t{\-]*[\"']?kind[\"']?[ \t]*:[ \t]*[\"']?Secret\b|^[ \t{,]*[\"']?sops[\"']?[ \t]*:",
     re.MULTILINE,
 )
 _SOPS_VALUE = re.compile(r"\AENC\[[A-Za-z0-9_]+,")
@@ -179,7 +179,7 @@ def _parse(doc: Document, data: bytes, ctx: _Context) -> None:
             doc.skips.append("SOPS-encrypted: decrypt to check (sops -d)")
             continue
         prefix = f"[{index}]" if len(nodes) > 1 else ""
-        _walk(root, prefix, ctx, secret=_is_secret(root))
+        _walk(root, prefix, ctx)
 
 
 def _mapping_items(node: Any) -> list[tuple[str, Any]]:
@@ -226,13 +226,14 @@ def _sops(root: Any) -> bool:
     return False
 
 
-def _walk(node: Any, key_path: str, ctx: _Context, secret: bool) -> None:
+def _walk(node: Any, key_path: str, ctx: _Context) -> None:
     import yaml
 
     if id(node) in ctx.seen:  # an alias: walked once, where it first stands
         return
     ctx.seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
+        secret = _is_secret(node)  # a Secret at the top, or in a List's items
         found: list[Value] = []
         for name, child in _mapping_items(node):
             path = f"{key_path}.{name}" if key_path else name
@@ -256,7 +257,7 @@ def _walk(node: Any, key_path: str, ctx: _Context, secret: bool) -> None:
                         values.append(value)
                 _group(ctx.doc, values, secret=True)
             else:
-                _walk(child, path, ctx, secret=False)
+                _walk(child, path, ctx)
         _group(ctx.doc, found, secret=False)
     elif isinstance(node, yaml.SequenceNode):
         for index, child in enumerate(node.value):
@@ -269,7 +270,7 @@ def _walk(node: Any, key_path: str, ctx: _Context, secret: bool) -> None:
                 if value is not None:
                     _group(ctx.doc, [value], secret=False)
             else:
-                _walk(child, path, ctx, secret=False)
+                _walk(child, path, ctx)
     elif isinstance(node, yaml.ScalarNode):
         value = _value(node, key_path or "(document)", "", ctx, encoding=None)
         if value is not None:
