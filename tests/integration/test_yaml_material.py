@@ -37,6 +37,11 @@ def indent(data: bytes, spaces: int) -> str:
     return "\n".join(" " * spaces + line for line in data.decode().splitlines())
 
 
+def quoted(data: bytes) -> str:
+    """PEM as a double-quoted YAML string with \\n escapes (as Helm values often hold it)."""
+    return data.decode().replace("\n", "\\n")
+
+
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
@@ -174,7 +179,6 @@ def write_project(root: Path, password_file: Path) -> Project:
         not_before=NOW - datetime.timedelta(days=400),
         not_after=NOW - datetime.timedelta(days=10),
     )
-    quoted = lambda data: data.decode().replace("\n", "\\n")  # noqa: E731 - a one-line helper
     secrets.append(key_pem(expired.key))
     values = root / "helm" / "values.yaml"
     values.parent.mkdir()

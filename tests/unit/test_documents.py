@@ -108,9 +108,9 @@ def test_reader_never_raises_on_mutations() -> None:
         "x: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3132\n"
     ).encode()
     rng = random.Random(13)
-    for _ in range(300):
+    for _round in range(300):
         data = bytearray(base)
-        for _ in range(rng.randint(1, 8)):
+        for _change in range(rng.randint(1, 8)):
             position = rng.randrange(len(data))
             data[position] = rng.choice(b"\x00\xff:-|&*!'\"{}[]\n\t #")
         read_document("fuzz.yaml", bytes(data), rng.choice([None, b"pw"]))
