@@ -64,6 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     prepare_console()
     parser = build_parser(only=chosen)
     args = parser.parse_args(arguments)
+    if args.command != "rules":  # the catalog is text; everything else reads or makes certificates
+        from certhygiene._crypto import requirement_problem
+
+        problem = requirement_problem(sys.executable)
+        if problem:
+            print(f"certhygiene: {problem}", file=sys.stderr)
+            return 2
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

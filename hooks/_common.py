@@ -107,6 +107,8 @@ def run_hook(
     filenames = [name for name in args.filenames if select is None or select(name)]
     if not filenames:
         return 0
+    if not cryptography_usable(prog):
+        return 2
     from certhygiene.check import check_paths
 
     policy = load_policy_or_none(args.policy, args.profile, prog, args.max_file_size)
@@ -143,6 +145,17 @@ def run_hook(
         print(f"{prog}: {len(report.skipped)} file(s) skipped and --fail-on-skipped is set")
         return 1
     return 1 if failed else 0
+
+
+def cryptography_usable(prog: str) -> bool:
+    """False (after saying why, in the words modules use) when cryptography is missing or below the floor."""
+    from certhygiene._crypto import requirement_problem
+
+    problem = requirement_problem(sys.executable)
+    if problem:
+        print(f"{prog}: {problem}", file=sys.stderr)
+        return False
+    return True
 
 
 def load_policy_or_none(

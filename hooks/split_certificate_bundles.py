@@ -29,7 +29,7 @@ import sys
 from collections.abc import Sequence
 
 from certhygiene.findings import prepare_console, safe_text
-from certhygiene.hooks._common import add_max_file_size
+from certhygiene.hooks._common import add_max_file_size, cryptography_usable
 
 PROG = "split-certificate-bundles"
 CHAIN_SUFFIX = ".chain.pem"
@@ -159,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_max_file_size(parser)
     prepare_console()
     args = parser.parse_args(argv)
+    if args.filenames and not cryptography_usable(PROG):
+        return 2
     status = 0
     for path in args.filenames:
         changed, failed = fix_file(path, args.max_file_size)

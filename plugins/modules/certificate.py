@@ -39,7 +39,7 @@ description:
 author:
   - certhygiene developers (@certhygiene)
 requirements:
-  - cryptography >= 42
+  - cryptography >= 3.4.8 on the managed node (tested with 3.4.8, 36, 38, 41, 43 and the newest release)
 extends_documentation_fragment:
   - certhygiene.tls.policy
 attributes:
@@ -340,7 +340,7 @@ backup_files:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes
 
-from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
+from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, CRYPTOGRAPHY_REQUIREMENT, HAS_CRYPTOGRAPHY
 from ..module_utils.module_inputs import quiet_library_warnings, read_path
 from ..module_utils.module_policy import POLICY_ARGS, load_module_policy
 
@@ -408,7 +408,7 @@ def main():
         supports_check_mode=True,
     )
     if not HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib(CRYPTOGRAPHY_REQUIREMENT), exception=CRYPTOGRAPHY_IMPORT_ERROR)
 
     from ..module_utils.certhygiene import issue
 

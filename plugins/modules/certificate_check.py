@@ -29,7 +29,7 @@ description:
 author:
   - certhygiene developers (@certhygiene)
 requirements:
-  - cryptography >= 42
+  - cryptography >= 3.4.8 on the managed node (tested with 3.4.8, 36, 38, 41, 43 and the newest release)
   - PyYAML (only to read a policy file given in O(policy))
 extends_documentation_fragment:
   - certhygiene.tls.policy
@@ -315,7 +315,7 @@ policy:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
+from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, CRYPTOGRAPHY_REQUIREMENT, HAS_CRYPTOGRAPHY
 from ..module_utils.module_inputs import quiet_library_warnings, read_path
 from ..module_utils.module_policy import POLICY_ARGS, load_module_policy
 
@@ -381,7 +381,7 @@ def main():
         supports_check_mode=True,
     )
     if not HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib(CRYPTOGRAPHY_REQUIREMENT), exception=CRYPTOGRAPHY_IMPORT_ERROR)
 
     from ..module_utils.certhygiene.check import check_material
 

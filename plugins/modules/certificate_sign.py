@@ -174,7 +174,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes
 
-from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
+from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, CRYPTOGRAPHY_REQUIREMENT, HAS_CRYPTOGRAPHY
 from ..module_utils.module_inputs import quiet_library_warnings, read_path
 from ..module_utils.module_policy import POLICY_ARGS, load_module_policy
 
@@ -225,7 +225,7 @@ def main():
         supports_check_mode=True,
     )
     if not HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib(CRYPTOGRAPHY_REQUIREMENT), exception=CRYPTOGRAPHY_IMPORT_ERROR)
 
     from ..module_utils.certhygiene import issue
     from ..module_utils.certhygiene._crypto import serialization

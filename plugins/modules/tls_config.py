@@ -118,7 +118,7 @@ seealso:
   - module: certhygiene.tls.certificate_check
   - module: certhygiene.tls.tls_probe
 requirements:
-  - cryptography >= 42 (on the target)
+  - cryptography >= 3.4.8 on the managed node (tested with 3.4.8, 36, 38, 41, 43 and the newest release)
 """
 
 EXAMPLES = r"""
@@ -247,7 +247,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
+from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, CRYPTOGRAPHY_REQUIREMENT, HAS_CRYPTOGRAPHY
 from ..module_utils.certhygiene.policy import PolicyError, load_policy
 from ..module_utils.certhygiene.push import Material, push, remove
 from ..module_utils.deployment_api import CONNECTION_ARGS, build_deployment, endpoint_spec
@@ -298,7 +298,7 @@ def main() -> None:
         ],
     )
     if not HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib(CRYPTOGRAPHY_REQUIREMENT), exception=CRYPTOGRAPHY_IMPORT_ERROR)
     params = module.params
     provider = build_deployment(module)
     if params["state"] == "absent":

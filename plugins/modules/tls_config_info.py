@@ -32,7 +32,7 @@ attributes:
 seealso:
   - module: certhygiene.tls.tls_config
 requirements:
-  - cryptography >= 42 (on the target)
+  - cryptography >= 3.4.8 on the managed node (tested with 3.4.8, 36, 38, 41, 43 and the newest release)
 """
 
 EXAMPLES = r"""
@@ -107,7 +107,7 @@ requests:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
+from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, CRYPTOGRAPHY_REQUIREMENT, HAS_CRYPTOGRAPHY
 from ..module_utils.certhygiene.push import inspect
 from ..module_utils.certhygiene.transport import ApiError
 from ..module_utils.deployment_api import CONNECTION_ARGS, build_deployment, endpoint_spec
@@ -116,7 +116,7 @@ from ..module_utils.deployment_api import CONNECTION_ARGS, build_deployment, end
 def main() -> None:
     module = AnsibleModule(argument_spec=dict(CONNECTION_ARGS), supports_check_mode=True)
     if not HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib(CRYPTOGRAPHY_REQUIREMENT), exception=CRYPTOGRAPHY_IMPORT_ERROR)
     provider = build_deployment(module)
     try:
         observed = inspect(provider, endpoint_spec(module))

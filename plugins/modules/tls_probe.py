@@ -28,7 +28,7 @@ author:
   - certhygiene developers (@certhygiene)
 requirements:
   - paho-mqtt >= 2.0
-  - cryptography >= 42 (to describe the presented certificates; without it only fingerprints are returned)
+  - cryptography >= 3.4.8 (to describe the presented certificates; without it only fingerprints are returned)
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.

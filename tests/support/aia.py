@@ -9,7 +9,8 @@ from contextlib import contextmanager
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs7
+
+from support.pki import pkcs7_der
 
 
 class AiaServer:
@@ -32,7 +33,7 @@ class AiaServer:
         return self.url(path)
 
     def put_pkcs7(self, path: str, *certs: x509.Certificate) -> str:
-        self.files[path] = pkcs7.serialize_certificates(list(certs), serialization.Encoding.DER)
+        self.files[path] = pkcs7_der(*certs)
         return self.url(path)
 
 

@@ -1,14 +1,21 @@
 """Test PKI factory: keys and certificates made with cryptography, with every knob a rule needs.
 
 Keys are cached per (type, size, slot) so a test session makes each RSA key once.
+The helpers also run under the old cryptography releases of the version matrix
+(tests/integration/test_crypto_matrix.py): where a release lacks an API, the openssl CLI
+(an independent judge) does the job.
 """
 
 from __future__ import annotations
 
 import datetime
 import functools
+import inspect
 import ipaddress
+import subprocess
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -178,7 +185,6 @@ def issue_pss(
     builder = (
         x509.CertificateBuilder()
         .subject_name(name(cn))
-        .issuer_name(issuer.cert.subject)
         .public_key(private_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(NOW - datetime.timedelta(days=1))
@@ -187,5 +193,86 @@ def issue_pss(
     )
     if dns:
         builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in dns]), critical=False)
+    if "rsa_padding" not in inspect.signature(x509.CertificateBuilder.sign).parameters:
+        # cryptography < 41 cannot sign certificates with PSS: openssl re-signs a self-signed draft
+        # (it takes only self-signed input) and sets the issuer name from the CA.
+        draft = builder.issuer_name(name(cn)).sign(private_key, hashes.SHA256())
+        return Issued(_openssl_sign_pss(draft, issuer), private_key)
+    builder = builder.issuer_name(issuer.cert.subject)
     pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
     return Issued(builder.sign(issuer.key, hashes.SHA256(), rsa_padding=pss), private_key)
+
+
+def _openssl(*args: str) -> None:
+    proc = subprocess.run(["openssl", *args], capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"openssl {args[0]} failed: {proc.stderr}")
+
+
+def _openssl_sign_pss(draft: x509.Certificate, issuer: Issued) -> x509.Certificate:
+    """Re-sign ``draft`` (same fields and extensions) with RSASSA-PSS using the openssl CLI."""
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "draft.pem").write_bytes(draft.public_bytes(serialization.Encoding.PEM))
+        (d / "ca.pem").write_bytes(issuer.cert_pem)
+        (d / "ca.key").write_bytes(issuer.key_pem)
+        _openssl(
+            "x509", "-in", str(d / "draft.pem"), "-CA", str(d / "ca.pem"), "-CAkey", str(d / "ca.key"),
+            "-preserve_dates", "-sha256",
+            "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest", "-out", str(d / "pss.pem"),
+        )  # fmt: skip
+        return x509.load_pem_x509_certificate((d / "pss.pem").read_bytes())
+
+
+def verify_issued(cert: x509.Certificate, issuer: x509.Certificate) -> None:
+    """Raise unless ``issuer`` directly issued ``cert`` (cryptography >= 40 natively, else the openssl CLI)."""
+    if hasattr(cert, "verify_directly_issued_by"):
+        cert.verify_directly_issued_by(issuer)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "issuer.pem").write_bytes(issuer.public_bytes(serialization.Encoding.PEM))
+        (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        _openssl(
+            "verify",
+            "-no-CAfile",
+            "-no-CApath",
+            "-partial_chain",
+            "-trusted",
+            str(d / "issuer.pem"),
+            str(d / "cert.pem"),
+        )
+
+
+def not_after(cert: x509.Certificate) -> datetime.datetime:
+    """notAfter, aware UTC, on every cryptography release."""
+    if hasattr(cert, "not_valid_after_utc"):
+        return cert.not_valid_after_utc
+    return cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+
+
+def not_before(cert: x509.Certificate) -> datetime.datetime:
+    if hasattr(cert, "not_valid_before_utc"):
+        return cert.not_valid_before_utc
+    return cert.not_valid_before.replace(tzinfo=datetime.timezone.utc)
+
+
+def pkcs7_der(*certs: x509.Certificate) -> bytes:
+    """A degenerate PKCS#7 (certs-only) bundle, DER (cryptography >= 37 natively, else the openssl CLI)."""
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    if hasattr(pkcs7, "serialize_certificates"):
+        return bytes(pkcs7.serialize_certificates(list(certs), serialization.Encoding.DER))
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "in.pem").write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs))
+        _openssl("crl2pkcs7", "-nocrl", "-certfile", str(d / "in.pem"), "-outform", "DER", "-out", str(d / "out.p7b"))
+        return (d / "out.p7b").read_bytes()
+
+
+def pkcs7_pem(*certs: x509.Certificate) -> bytes:
+    der = pkcs7_der(*certs)
+    import base64
+
+    body = base64.encodebytes(der).decode("ascii")
+    return f"-----BEGIN PKCS7-----\n{body}-----END PKCS7-----\n".encode("ascii")

@@ -13,7 +13,7 @@ from certhygiene import chain as ch
 from certhygiene.chain import Candidate, ChainError, arrange, build_chain, split_bundle
 from cryptography.hazmat.primitives import serialization
 from support.aia import aia_server
-from support.pki import NOW, ThreeLevel, issue, issue_pss, key, pem, three_level
+from support.pki import NOW, ThreeLevel, issue, issue_pss, key, pem, pkcs7_der, pkcs7_pem, three_level, verify_issued
 
 try:
     from certhygiene.check import check_material
@@ -120,15 +120,9 @@ def test_unrelated_certificate_is_reported_unused(pki: ThreeLevel, four) -> None
 
 
 def test_der_and_pkcs7_input(pki: ThreeLevel) -> None:
-    from cryptography.hazmat.primitives.serialization import pkcs7
-
-    der = pkcs7.serialize_certificates(
-        [pki.root.cert, pki.leaf.cert, pki.intermediate.cert], serialization.Encoding.DER
-    )
+    der = pkcs7_der(pki.root.cert, pki.leaf.cert, pki.intermediate.cert)
     assert fp(split_bundle(der).leaf) == fp(pki.leaf)
-    p7pem = pkcs7.serialize_certificates(
-        [pki.root.cert, pki.leaf.cert, pki.intermediate.cert], serialization.Encoding.PEM
-    )
+    p7pem = pkcs7_pem(pki.root.cert, pki.leaf.cert, pki.intermediate.cert)
     assert fps(split_bundle(p7pem).intermediates) == [fp(pki.intermediate)]
     assert fp(split_bundle(pki.leaf.cert.public_bytes(serialization.Encoding.DER)).leaf) == fp(pki.leaf)
 
@@ -157,7 +151,7 @@ def test_backtracks_from_a_dead_end_issuer_that_verifies() -> None:
     dead_end = issue("BT Int", issuer=lost_root, private_key=int_key, ca=True, days=9000)
     good = issue("BT Int", issuer=root, private_key=int_key, ca=True, days=1000)
     leaf = issue("bt.example.com", issuer=good, private_key=key("ec", 256, 33), dns=("bt.example.com",))
-    assert leaf.cert.verify_directly_issued_by(dead_end.cert) is None  # the dead end does verify the leaf
+    verify_issued(leaf.cert, dead_end.cert)  # the dead end does verify the leaf
     for order in itertools.permutations([dead_end, good, root]):
         result = build_chain(leaf.cert, cands(*order))
         assert fps([c.cert for c in result.path]) == fps([leaf, good, root]), order

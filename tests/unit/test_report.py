@@ -138,7 +138,7 @@ def test_sarif_structure(repo: tuple[Path, Report]) -> None:
     base = run["originalUriBaseIds"]["SRCROOT"]["uri"]
     assert base.startswith("file:///") and base.endswith("/")
     assert len(run["results"]) == len(report.findings)
-    for result, finding in zip(run["results"], report.findings, strict=True):
+    for result, finding in zip(run["results"], report.findings):
         assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"] == finding.rule_id
         assert result["level"] == ("error" if finding.severity == ERROR else "warning")
         location = result["locations"][0]["physicalLocation"]

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .facts import describe_certificate, is_ca, key_info, subject_alt_names
+from .facts import describe_certificate, is_ca, key_info, not_after, not_before, subject_alt_names
 from .findings import ERROR, WARNING, Finding
 from .inputs import InputError, NotRegularFile
 from .layout import (  # re-exported: other doors import these names from here
@@ -271,7 +271,7 @@ def _unusable(block: Block) -> str | None:
     """Why the block's certificate cannot be used (None: it can)."""
     cert = block.certificate
     try:
-        fields = (cert.version, cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc)
+        fields = (cert.version, cert.serial_number, not_before(cert), not_after(cert))
         del fields
         list(cert.extensions)
         key_info(block.public_key if block.public_key is not None else cert.public_key())

@@ -12,7 +12,20 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from ._crypto import ExtensionOID, InvalidSignature, NameOID, dsa, ec, ed448, ed25519, rsa, serialization, x509
+from ._crypto import (
+    ExtensionOID,
+    NameOID,
+    dsa,
+    ec,
+    ed448,
+    ed25519,
+    is_directly_issued_by,
+    not_valid_after,
+    not_valid_before,
+    rsa,
+    serialization,
+    x509,
+)
 
 _IPV4_CHARS = re.compile(r"[0-9.]+")
 # Curve names as the cloud's import restrictions spell them (EC_prime256v1 ...).
@@ -119,11 +132,11 @@ def colon_hex(hexdigest: str) -> str:
 
 
 def not_before(cert: Any) -> datetime.datetime:
-    return cert.not_valid_before_utc  # type: ignore[no-any-return]
+    return not_valid_before(cert)
 
 
 def not_after(cert: Any) -> datetime.datetime:
-    return cert.not_valid_after_utc  # type: ignore[no-any-return]
+    return not_valid_after(cert)
 
 
 def days_left(cert: Any, now: datetime.datetime | None = None) -> int:
@@ -178,11 +191,7 @@ def is_self_issued(cert: Any) -> bool:
 
 def is_signed_by(cert: Any, issuer: Any) -> bool:
     """True when ``issuer`` names and signs ``cert`` (RSA PKCS#1 v1.5 and PSS, ECDSA, EdDSA)."""
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
+    return is_directly_issued_by(cert, issuer)
 
 
 def is_self_signed(cert: Any) -> bool:

@@ -22,7 +22,21 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._crypto import ExtendedKeyUsageOID, ExtensionOID, NameOID, ec, hashes, rsa, serialization, x509
+from ._crypto import (
+    ExtendedKeyUsageOID,
+    ExtensionOID,
+    NameOID,
+    PasswordRequired,
+    ec,
+    hashes,
+    load_der_private_key,
+    load_pem_private_key,
+    not_valid_after,
+    not_valid_before,
+    rsa,
+    serialization,
+    x509,
+)
 from .facts import KeyInfo, colon_hex, is_fqdn_or_ip, is_signed_by, key_info, public_key_der, sha256_fingerprint
 from .files import KEY_MODE, Output, WriteError, write_outputs
 from .inputs import InputError, Unreadable, read_regular
@@ -377,8 +391,8 @@ def load_private_key(data: bytes, name: str, passphrase: bytes | None = None) ->
     """Load one private key or raise IssueError naming ``name`` (never the key's bytes)."""
     if passphrase is not None:
         try:
-            return serialization.load_pem_private_key(data, password=passphrase)
-        except (ValueError, TypeError):
+            return load_pem_private_key(data, passphrase)
+        except (ValueError, TypeError, PasswordRequired):
             raise IssueError(f"{name}: cannot decrypt the private key with the given passphrase") from None
         except Exception as exc:  # the message must never carry key material
             raise IssueError(f"{name}: unreadable private key ({type(exc).__name__})") from None
@@ -518,7 +532,7 @@ def planned_not_after(spec: CertSpec, issuer: Issuer | None, now: datetime.datet
     """The expiry a new certificate gets: not_after or now + days, never beyond the issuer's own expiry."""
     expiry = spec.not_after or (now + datetime.timedelta(days=spec.days))
     if issuer is not None:
-        expiry = min(expiry, issuer.certificate.not_valid_after_utc)
+        expiry = min(expiry, not_valid_after(issuer.certificate))
     return expiry
 
 
@@ -606,8 +620,8 @@ def cert_summary(cert: Any) -> dict[str, Any]:
         "subject_alt_names": [f"DNS:{d}" for d in dns] + [f"IP:{i}" for i in ips],
         "issuer": str(cert.issuer.rfc4514_string()),
         "serial": f"0x{cert.serial_number:x}",
-        "not_before": cert.not_valid_before_utc.isoformat(),
-        "not_after": cert.not_valid_after_utc.isoformat(),
+        "not_before": not_valid_before(cert).isoformat(),
+        "not_after": not_valid_after(cert).isoformat(),
         "fingerprint_sha256": colon_hex(sha256_fingerprint(cert)),
         "key_type": info.algorithm,
         "key_size": info.size,
@@ -786,11 +800,11 @@ def _cert_mismatches(
     refusal = key_refusal(key_info(cert.public_key()), policy)
     if refusal and key is not None:
         reasons.append(f"the certificate's key: {refusal}")
-    if spec.not_after is not None and cert.not_valid_after_utc != planned_not_after(spec, issuer, now):
-        reasons.append(f"not_after is {cert.not_valid_after_utc.isoformat()}, wanted {spec.not_after.isoformat()}")
-    if cert.not_valid_before_utc > now:
-        reasons.append(f"the certificate is not valid before {cert.not_valid_before_utc.isoformat()}")
-    left = (cert.not_valid_after_utc - now).days
+    if spec.not_after is not None and not_valid_after(cert) != planned_not_after(spec, issuer, now):
+        reasons.append(f"not_after is {not_valid_after(cert).isoformat()}, wanted {spec.not_after.isoformat()}")
+    if not_valid_before(cert) > now:
+        reasons.append(f"the certificate is not valid before {not_valid_before(cert).isoformat()}")
+    left = (not_valid_after(cert) - now).days
     threshold = renewal_days(spec, policy)
     if left < threshold and spec.not_after is None:
         why = "renew_before_days" if threshold == spec.renew_before_days else f"policy '{_policy_name(policy)}' minimum"
@@ -1073,10 +1087,7 @@ def generate_keys(specs: Sequence[KeySpec], *, workers: int | None = None, mode:
             with concurrent.futures.ProcessPoolExecutor(max_workers=min(count, len(specs)), mp_context=context) as pool:
                 futures = [pool.submit(_keygen_worker, s.key_type, s.key_size) for s in specs]
                 ders = [f.result() for f in futures]
-            keys = [
-                serialization.load_der_private_key(der, password=None, unsafe_skip_rsa_key_validation=True)
-                for der in ders
-            ]
+            keys = [load_der_private_key(der) for der in ders]
             return keys, "process"
         except (
             OSError,

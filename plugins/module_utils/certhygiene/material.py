@@ -18,7 +18,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._crypto import UnsupportedAlgorithm, serialization, x509
+from ._crypto import (
+    PasswordRequired,
+    UnsupportedAlgorithm,
+    load_der_private_key,
+    load_ssh_private_key,
+    serialization,
+    x509,
+)
 from .inputs import DEFAULT_MAX_BYTES, InputError, NotRegularFile, read_regular
 
 # Labels as RFC 7468 and OpenSSL write them.
@@ -423,12 +430,12 @@ def _parse_private_key(block: Block, label: str) -> None:
     key: Any
     try:
         if label == "OPENSSH PRIVATE KEY":
-            key = serialization.load_ssh_private_key(_pem(label, block.der), password=None)
+            key = load_ssh_private_key(_pem(label, block.der))
         else:
-            key = serialization.load_der_private_key(block.der, password=None, unsafe_skip_rsa_key_validation=True)
+            key = load_der_private_key(block.der)
         block.private_key = key
         block.public_key = key.public_key()
-    except TypeError:
+    except PasswordRequired:
         # cryptography says a password is needed: the key is encrypted after all.
         block.encrypted = True
     except (ValueError, UnsupportedAlgorithm) as exc:
@@ -455,10 +462,10 @@ def _read_binary_or_text(data: bytes, path: str) -> Material:
         block.kind = "certificate"
     except (ValueError, UnsupportedAlgorithm):
         try:
-            key = serialization.load_der_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
+            key = load_der_private_key(data)
             block.kind, block.key_format, block.private_key = "private_key", "der", key
             block.public_key = key.public_key()
-        except TypeError:
+        except PasswordRequired:
             block.kind, block.key_format, block.encrypted = "private_key", "der", True
         except (ValueError, UnsupportedAlgorithm):
             if _looks_like_pkcs12(data):

@@ -20,7 +20,6 @@ Two scopes:
 from __future__ import annotations
 
 import datetime
-import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -774,7 +773,7 @@ def chain_order(ctx: SetContext) -> Iterator[Hit]:
     signature."""
     copies = {id(ref) for ref in ctx.leaf_copies()}
     sequence = ([ctx.leaf] if ctx.leaf is not None else []) + [ref for ref in ctx.chain if id(ref) not in copies]
-    for before, ref in itertools.pairwise(sequence):
+    for before, ref in zip(sequence, sequence[1:]):  # itertools.pairwise is Python 3.10+
         if ctx.signed_by(before, ref):
             continue
         wanted = name_text(before.cert, "issuer")
