@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv tools changelog mosquitto lint typecheck unit sanity ansible-lint test demo bench clean
+.PHONY: all venv tools changelog mosquitto lint typecheck compat39 unit crypto-matrix sanity ansible-lint test demo bench clean
 
 all: test
 
@@ -25,6 +25,10 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# Module code runs on managed nodes from Python 3.9 (RHEL 9): no syntax or library call newer than that.
+compat39: venv
+	$(BIN)/vermin -t=3.9- --no-tips --violations --no-parse-comments plugins
+
 # External tools some tests drive: Microsoft's SARIF validator (npm) and galaxy-importer (own venv).
 tools: venv
 	bash scripts/gitops-tools.sh
@@ -33,7 +37,12 @@ changelog: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/antsibull-changelog release --reload-plugins --update-existing
 
 unit: venv tools
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -m "not crypto_matrix"
+
+# The engine and the modules under each distribution's cryptography (3.4.8 .. newest, Debian's python3-cryptography)
+# and a node below the floor; environments cached in ~/.cache/certhygiene/crypto-matrix.
+crypto-matrix: venv
+	bash scripts/crypto-matrix.sh
 
 sanity: venv
 	bash scripts/sanity.sh
@@ -41,7 +50,7 @@ sanity: venv
 ansible-lint: venv
 	bash scripts/ansible-lint.sh
 
-test: lint typecheck sanity ansible-lint unit
+test: lint typecheck compat39 sanity ansible-lint unit crypto-matrix
 
 demo: venv mosquitto
 	bash demo/check_demo.sh
