@@ -312,7 +312,7 @@ def _hash_of(data: bytes, start: int, end: int) -> Any:
 def pss_parameters(cert_der: bytes) -> tuple[Any, Any, int]:
     """(hash, MGF1 hash, salt length) of an RSASSA-PSS signed certificate, from its DER (RFC 4055 defaults:
     SHA-1, MGF1 with SHA-1, salt 20)."""
-    _, start, end = _tlv(cert_der, 0, len(cert_der))  # Certificate
+    _tag, start, end = _tlv(cert_der, 0, len(cert_der))  # Certificate
     parts = _children(cert_der, start, end)  # tbsCertificate, signatureAlgorithm, signatureValue
     if len(parts) != 3:
         raise ValueError("not a certificate")
