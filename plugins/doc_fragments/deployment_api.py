@@ -150,5 +150,5 @@ options:
         type: float
         default: 10
 requirements:
-  - cryptography >= 42 (on the target)
+  - cryptography >= 3.4.8 on the managed node (tested with 3.4.8, 36, 38, 41, 43 and the newest release)
 """

@@ -24,7 +24,7 @@ description:
 author:
   - certhygiene developers (@certhygiene)
 requirements:
-  - cryptography >= 3.4.8
+  - cryptography >= 3.4.8 on the managed node (tested with 3.4.8, 36, 38, 41, 43 and the newest release)
 extends_documentation_fragment:
   - certhygiene.tls.policy
 attributes:
