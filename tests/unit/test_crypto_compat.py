@@ -147,3 +147,61 @@ def test_the_installed_version_meets_the_floor_and_says_so() -> None:
     assert _crypto.CRYPTOGRAPHY_REQUIREMENT == f"cryptography >= 3.4.8 (found {_crypto.CRYPTOGRAPHY_VERSION})"
     assert _crypto._version_tuple("3.4.8") == (3, 4, 8) < _crypto._version_tuple("36.0.2")
     assert _crypto._version_tuple("2.9") < _crypto.CRYPTOGRAPHY_FLOOR
+
+
+def test_many_certificates_from_one_issuer(tmp_path: Path) -> None:
+    """client_certificates makes several certificates from one CA. On cryptography 35-41 two threads reading
+    one certificate raise "Already borrowed" (a real failure on Debian 12's 38.0.4): they are made one at a time."""
+    from certhygiene import issue
+    from certhygiene.policy import load_policy
+
+    policy = load_policy(profile="seed")
+    ca_key = key("rsa", 2048, 79)
+    (tmp_path / "ca.key").write_bytes(key_pem(ca_key, "pkcs1"))
+    ca_spec = issue.make_spec("ca", subject={"CN": "Threads CA"})
+    issue.manage(issue.Target(ca_spec, str(tmp_path / "ca.key"), str(tmp_path / "ca.crt")), policy=policy)
+    ca = issue.load_issuer((tmp_path / "ca.crt").read_bytes(), "ca.crt", (tmp_path / "ca.key").read_bytes(), "ca.key")
+    for round_ in range(3):
+        folder = tmp_path / f"round{round_}"
+        folder.mkdir()
+        targets = [
+            issue.Target(
+                issue.make_spec("client", subject={"CN": f"device-{n}"}, key_size=1024),
+                str(folder / f"device-{n}.key"),
+                str(folder / f"device-{n}.crt"),
+                name=f"device-{n}",
+            )
+            for n in range(8)
+        ]
+        outcomes, _ = issue.manage_many(targets, issuer=ca, policy=policy, parallel="thread")
+        assert all(o.changed for o in outcomes)
+        for n in range(8):
+            cert = x509.load_pem_x509_certificate((folder / f"device-{n}.crt").read_bytes())
+            assert reference_verdict(cert, ca.certificate), n
+
+
+def test_threads_share_certificates_only_where_the_library_allows(roots: dict[str, Issued]) -> None:
+    """The flag behind the choice above, checked against the installed release: where the engine lets threads
+    share a certificate, concurrent reads of it never fail."""
+    import threading
+
+    cert = issue("shared.example.com", issuer=roots["rsa"], private_key=key("rsa", 2048, 73), dns=("a.example",)).cert
+    errors: list[str] = []
+
+    def read() -> None:
+        for _ in range(300):
+            try:
+                list(cert.extensions)
+                cert.subject  # noqa: B018 - the read is the point
+                cert.public_key()
+                cert.signature_hash_algorithm  # noqa: B018
+            except RuntimeError as exc:
+                errors.append(str(exc))
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if _crypto.SHARE_ACROSS_THREADS:
+        assert errors == []

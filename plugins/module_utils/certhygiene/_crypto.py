@@ -104,6 +104,11 @@ else:
 
 _UTC = datetime.timezone.utc
 
+# cryptography 35 to 41 keep parsed X.509 fields in Rust cells that one thread at a time may touch: two threads
+# reading one certificate get "RuntimeError: Already borrowed" (seen with 8 threads on 35.0.0, 36.0.2, 38.0.4,
+# 40.0.2, 41.0.7; never on 3.4.8, 42.0.8, 43.0.3, 50). Where that holds, certificates are made one at a time.
+SHARE_ACROSS_THREADS = CRYPTOGRAPHY_VERSION is not None and not ((35,) <= _version_tuple(CRYPTOGRAPHY_VERSION) < (42,))
+
 
 # --- validity ---------------------------------------------------------------------------------------
 
@@ -341,6 +346,7 @@ __all__ = [
     "CRYPTOGRAPHY_REQUIREMENT",
     "CRYPTOGRAPHY_VERSION",
     "HAS_CRYPTOGRAPHY",
+    "SHARE_ACROSS_THREADS",
     "Cipher",
     "ExtendedKeyUsageOID",
     "ExtensionOID",

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._crypto import (
+    SHARE_ACROSS_THREADS,
     ExtendedKeyUsageOID,
     ExtensionOID,
     NameOID,
@@ -1153,7 +1154,9 @@ def manage_many(
 
     outcomes: dict[int, Outcome] = {}
     needed = set(need)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=WRITER_THREADS) as writers:
+    # cryptography 35-41 cannot share the issuer's certificate across threads: there one writer signs at a time.
+    writer_threads = WRITER_THREADS if SHARE_ACROSS_THREADS else 1
+    with concurrent.futures.ThreadPoolExecutor(max_workers=writer_threads) as writers:
         rest = [i for i in range(len(targets)) if i not in needed]
         pending = [(rest, writers.map(apply, rest))]
         for start in range(0, len(need), KEYGEN_BATCH):
