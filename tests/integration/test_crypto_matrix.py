@@ -52,7 +52,12 @@ ENGINE_TESTS = (
 def interpreters() -> dict[str, str]:
     """name -> python of each matrix environment (built on first use, then cached)."""
     proc = subprocess.run(
-        ["bash", "scripts/crypto-matrix.sh", "envs"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800
+        ["bash", "scripts/crypto-matrix.sh", "envs"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     found = dict(line.split("\t", 1) for line in proc.stdout.splitlines() if "\t" in line)
@@ -294,7 +299,9 @@ def run_nodes(workdir: Path, hosts: dict[str, str], plays: list[dict[str, Any]])
     playbook = workdir / "playbook.yml"
     playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "-f", "4", str(playbook)]
-    return subprocess.run(cmd, cwd=workdir, env=ansible_env(), capture_output=True, text=True, timeout=1800)
+    return subprocess.run(
+        cmd, cwd=workdir, env=ansible_env(), capture_output=True, text=True, timeout=1800, check=False
+    )
 
 
 def cert_properties(path: Path, ca: x509.Certificate) -> dict[str, Any]:

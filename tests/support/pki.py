@@ -204,7 +204,7 @@ def issue_pss(
 
 
 def _openssl(*args: str) -> None:
-    proc = subprocess.run(["openssl", *args], capture_output=True, text=True)
+    proc = subprocess.run(["openssl", *args], capture_output=True, text=True, check=False)
     if proc.returncode:
         raise RuntimeError(f"openssl {args[0]} failed: {proc.stderr}")
 
