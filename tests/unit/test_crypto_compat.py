@@ -173,7 +173,7 @@ def test_many_certificates_from_one_issuer(tmp_path: Path) -> None:
             )
             for n in range(8)
         ]
-        outcomes, _ = issue.manage_many(targets, issuer=ca, policy=policy, parallel="thread")
+        outcomes, _how = issue.manage_many(targets, issuer=ca, policy=policy, parallel="thread")
         assert all(o.changed for o in outcomes)
         for n in range(8):
             cert = x509.load_pem_x509_certificate((folder / f"device-{n}.crt").read_bytes())
@@ -189,7 +189,7 @@ def test_threads_share_certificates_only_where_the_library_allows(roots: dict[st
     errors: list[str] = []
 
     def read() -> None:
-        for _ in range(300):
+        for _round in range(300):
             try:
                 list(cert.extensions)
                 cert.subject  # noqa: B018 - the read is the point
@@ -198,7 +198,7 @@ def test_threads_share_certificates_only_where_the_library_allows(roots: dict[st
             except RuntimeError as exc:
                 errors.append(str(exc))
 
-    threads = [threading.Thread(target=read) for _ in range(8)]
+    threads = [threading.Thread(target=read) for _thread in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
