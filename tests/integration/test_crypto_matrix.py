@@ -255,7 +255,8 @@ def node_tasks(cases: dict[str, dict[str, str]], inputs: Path) -> list[dict[str,
                 "name": f"check {name}",
                 "certhygiene.tls.certificate_check": dict(options),
                 "register": f"r_case_{name}",
-                "failed_when": False,
+                # not failed_when: certificate_check returns a `skipped` key, and Ansible then ignores failed_when
+                "ignore_errors": True,
             }
         )
     for name, src in (("bundle", "bundle.pem"), ("pss_bundle", "pss-bundle.pem")):
