@@ -158,11 +158,12 @@ def read_regular(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
 def read_head(path: str, count: int) -> bytes | None:
     """The first ``count`` bytes of the regular file ``path``; None for anything that is not one or cannot be read."""
     try:
-        fd, _size = _open_regular(path)
+        fd, size = _open_regular(path)
     except InputError:
         return None
     try:
-        return os.read(fd, count)
+        # No larger buffer than the file: a 1 MiB read of a small file costs the allocation (documents' pre-scan).
+        return os.read(fd, min(count, size) if size > 0 else count)
     except OSError:
         return None
     finally:
