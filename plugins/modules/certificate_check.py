@@ -294,7 +294,7 @@ files_checked:
   returned: always
   type: list
   elements: str
-skipped:
+skipped_files:
   description: Files of O(paths) that were not checked, with the reason (vault files without a password ...).
   returned: always
   type: list
@@ -414,7 +414,7 @@ def main():
         certificate=report.facts,
         chain=chain_facts(material["chain"], names["chain"]) if material["chain"] is not None else [],
         files_checked=list(report.files_checked),
-        skipped=[],
+        skipped_files=[],
         policy=policy.profile,
     )
     finish(module, report, result)
@@ -440,7 +440,7 @@ def check_repository(module, policy):
         certificate={},
         chain=[],
         files_checked=list(report.files_checked),
-        skipped=[{"path": path, "reason": reason} for path, reason in report.skipped],
+        skipped_files=[{"path": path, "reason": reason} for path, reason in report.skipped],
         policy=policy.profile,
     )
     if report.input_errors:

@@ -114,6 +114,28 @@ def checks(d: Path) -> list[dict[str, Any]]:
             },
         },
         {
+            # A user's own failed_when decides: the result must carry no `skipped` key, which makes
+            # Ansible ignore failed_when and show the task as skipped.
+            "name": "The same bad set, gated by the user's failed_when",
+            MODULE: {
+                "certificate_path": f"{d}/cloud.crt",
+                "chain_path": f"{d}/chain-with-leaf.pem",
+                "private_key_path": f"{d}/other.key",
+            },
+            "register": "gated",
+            "failed_when": "gated.error_count > 99",
+        },
+        {
+            "name": "failed_when was honoured and the findings are there",
+            "ansible.builtin.assert": {
+                "that": [
+                    "gated is not failed and gated is not skipped",
+                    "gated.error_count >= 2",
+                    "gated.skipped_files == []",
+                ]
+            },
+        },
+        {
             "name": "Two-way without a client CA",
             MODULE: {
                 "certificate_path": f"{d}/cloud.crt",

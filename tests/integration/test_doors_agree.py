@@ -329,7 +329,7 @@ def test_every_door_blocks_the_same_files_with_the_same_rules(
     assert result["failed"] is True
     module_found = {(str(Path(f["path"]).relative_to(repo)), f["rule_id"]) for f in result["findings"]}
     assert module_found == cli_found
-    assert {str(Path(s["path"]).relative_to(repo)) for s in result["skipped"]} == cli_skipped
+    assert {str(Path(s["path"]).relative_to(repo)) for s in result["skipped_files"]} == cli_skipped
     assert len(result["files_checked"]) == len(report["files_checked"])
 
 
