@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import datetime
 import re
-import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.serialization import pkcs7
 
 CRYPTOGRAPHY_FLOOR = (3, 4, 8)
 CRYPTOGRAPHY_FLOOR_TEXT = "3.4.8"
@@ -45,8 +48,6 @@ try:
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-    from cryptography.hazmat.primitives.serialization import pkcs7
     from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
     HAS_CRYPTOGRAPHY = True
@@ -54,12 +55,36 @@ try:
 except ImportError as _exc:  # pragma: no cover - exercised by ansible-test's import sandbox and the matrix
     HAS_CRYPTOGRAPHY = False
     # A too-old version is no crash: no traceback to show, the requirement says it all.
+    import traceback
+
     CRYPTOGRAPHY_IMPORT_ERROR = None if isinstance(_exc, CryptographyTooOld) else traceback.format_exc()
     x509 = InvalidSignature = UnsupportedAlgorithm = hashes = serialization = None  # type: ignore[assignment,misc]
     dsa = ec = ed448 = ed25519 = padding = rsa = None  # type: ignore[assignment]
-    Cipher = algorithms = modes = None  # type: ignore[assignment,misc]
-    pkcs7 = None  # type: ignore[assignment]
     ExtendedKeyUsageOID = ExtensionOID = NameOID = None  # type: ignore[assignment,misc]
+
+# Imported on first use (``from ._crypto import pkcs7``): the vault cipher and PKCS#7 pull in ~5 ms of modules
+# (email, the decrepit ciphers) that a check or a one-file hook run rarely needs.
+_LAZY = {
+    "Cipher": ("cryptography.hazmat.primitives.ciphers", "Cipher"),
+    "algorithms": ("cryptography.hazmat.primitives.ciphers", "algorithms"),
+    "modes": ("cryptography.hazmat.primitives.ciphers", "modes"),
+    "pkcs7": ("cryptography.hazmat.primitives.serialization.pkcs7", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value: Any = None
+    if HAS_CRYPTOGRAPHY:
+        import importlib
+
+        module_name, attribute = _LAZY[name]
+        module = importlib.import_module(module_name)
+        value = getattr(module, attribute) if attribute else module
+    globals()[name] = value
+    return value
+
 
 # What a module passes to missing_required_lib(), and what the CLI and hooks print: the same words.
 CRYPTOGRAPHY_REQUIREMENT = f"cryptography >= {CRYPTOGRAPHY_FLOOR_TEXT}" + (
