@@ -489,3 +489,63 @@ def test_hooks_never_raise_on_random_or_mutated_files(
     assert code in (0, 1), out
     if code == 1:
         assert "Fix:" in out
+
+
+ARGV_TOKENS = st.sampled_from(
+    [
+        "a.crt",
+        "dir/b.key",
+        "",
+        "-",
+        "--",
+        "-x",
+        "--help",
+        "--fail-on",
+        "--fail-on=warning",
+        "--fail-on=bogus",
+        "error",
+        "warning",
+        "--fail-on-skipped",
+        "--fail-on-skipped=1",
+        "--fail",
+        "--profile",
+        "--profile=strict",
+        "--policy",
+        "--policy=p.yaml",
+        "--vault-password-file",
+        "--vault-password-file=pw",
+        "--max-file-size=1k",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(argv=st.lists(ARGV_TOKENS, max_size=6))
+def test_hook_fast_argument_path_reads_as_argparse(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """The hooks read the usual arguments without argparse (startup cost); whatever they read must be what
+    argparse reads, and whatever argparse would reject (or answer with --help) must go to argparse."""
+    from certhygiene.hooks._common import build_parser, quick_args
+
+    quick = quick_args(argv)
+    try:
+        parsed = vars(build_parser("hook", "").parse_args(argv))
+    except SystemExit:
+        capsys.readouterr()
+        assert quick is None, f"{argv}: argparse rejects it, the fast path read {vars(quick)}"
+        return
+    if quick is not None:
+        assert vars(quick) == parsed, argv
+
+
+def test_hook_fast_argument_path_takes_what_pre_commit_passes() -> None:
+    """The hook's ``args`` then the file names: read without argparse, as argparse reads them."""
+    from certhygiene.hooks._common import build_parser, quick_args
+
+    for argv in (
+        ["a.crt", "b.key"],
+        ["--fail-on", "warning", "--profile=strict", "--fail-on-skipped", "a.crt"],
+        ["--policy", "ci/policy.yaml", "--vault-password-file=pw", "x/a.pem"],
+    ):
+        quick = quick_args(argv)
+        assert quick is not None, argv
+        assert vars(quick) == vars(build_parser("hook", "").parse_args(argv))
