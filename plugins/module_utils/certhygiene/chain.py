@@ -233,10 +233,10 @@ def to_pem_chain(certs: Iterable[Any]) -> bytes:
 
 def summary(cert: Any) -> str:
     """One line naming a certificate for diffs and messages: subject, issuer, expiry, fingerprint."""
+    facts_of = facts.describe_certificate(cert, keys=("subject", "issuer", "not_after", "fingerprint_sha256"))
     return (
-        f"subject={facts.subject_text(cert)} issuer={cert.issuer.rfc4514_string()} "
-        f"not_after={facts.not_after(cert).strftime('%Y-%m-%d')} "
-        f"sha256={facts.colon_hex(facts.sha256_fingerprint(cert))}"
+        f"subject={facts_of['subject']} issuer={facts_of['issuer']} not_after={facts_of['not_after'][:10]} "
+        f"sha256={facts_of['fingerprint_sha256']}"
     )
 
 

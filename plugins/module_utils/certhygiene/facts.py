@@ -8,6 +8,7 @@ import datetime
 import hashlib
 import ipaddress
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -221,27 +222,38 @@ def is_fqdn_or_ip(value: str) -> bool:
     return True
 
 
-def describe_certificate(cert: Any, now: datetime.datetime | None = None) -> dict[str, Any]:
-    """Facts a module returns about a certificate (public data only)."""
+def describe_certificate(
+    cert: Any, now: datetime.datetime | None = None, keys: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The one description of a certificate (public data only) that modules, the CLI and diffs return.
+
+    ``keys`` picks some of the facts (in that order; ``public_key_sha256`` only when asked for); all the others
+    by default."""
     dns, ips = subject_alt_names(cert)
     key = key_info(cert.public_key())
     fingerprint = sha256_fingerprint(cert)
-    return {
-        "subject": subject_text(cert),
-        "common_name": common_name(cert.subject),
-        "issuer": str(cert.issuer.rfc4514_string()),
-        "serial": serial_text(cert),
-        "version": 3 if cert.version == x509.Version.v3 else 1,
-        "subject_alt_names": [f"DNS:{d}" for d in dns] + [f"IP:{i}" for i in ips],
-        "not_before": not_before(cert).isoformat(),
-        "not_after": not_after(cert).isoformat(),
-        "days_left": days_left(cert, now),
-        "key_type": key.algorithm,
-        "key_size": key.size,
-        "key_name": key.name,
-        "is_ca": is_ca(cert),
-        "self_signed": is_self_issued(cert),
-        "fingerprint_sha256": colon_hex(fingerprint),
+    facts: dict[str, Callable[[], Any]] = {
+        "subject": lambda: subject_text(cert),
+        "common_name": lambda: common_name(cert.subject),
+        "issuer": lambda: str(cert.issuer.rfc4514_string()),
+        "serial": lambda: serial_text(cert),
+        "version": lambda: 3 if cert.version == x509.Version.v3 else 1,
+        "subject_alt_names": lambda: [f"DNS:{d}" for d in dns] + [f"IP:{i}" for i in ips],
+        "not_before": lambda: not_before(cert).isoformat(),
+        "not_after": lambda: not_after(cert).isoformat(),
+        "days_left": lambda: days_left(cert, now),
+        "key_type": lambda: key.algorithm,
+        "key_size": lambda: key.size,
+        "key_name": lambda: key.name,
+        "is_ca": lambda: is_ca(cert),
+        "self_signed": lambda: is_self_issued(cert),
+        "fingerprint_sha256": lambda: colon_hex(fingerprint),
         # SHA-1 here is a fingerprint people compare with other tools, not a security use.
-        "fingerprint_sha1": colon_hex(hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest()),  # noqa: S324
+        "fingerprint_sha1": lambda: colon_hex(
+            hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest()  # noqa: S324
+        ),
     }
+    if keys is None:
+        return {name: fact() for name, fact in facts.items()}
+    facts["public_key_sha256"] = lambda: colon_hex(hashlib.sha256(public_key_der(cert.public_key())).hexdigest())
+    return {name: facts[name]() for name in keys}

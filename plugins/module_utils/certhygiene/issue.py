@@ -38,11 +38,22 @@ from ._crypto import (
     serialization,
     x509,
 )
-from .facts import KeyInfo, colon_hex, is_fqdn_or_ip, is_signed_by, key_info, public_key_der, sha256_fingerprint
+from .facts import (
+    KeyInfo,
+    cert_label,
+    colon_hex,
+    describe_certificate,
+    is_fqdn_or_ip,
+    is_signed_by,
+    key_info,
+    public_key_der,
+)
 from .files import KEY_MODE, Output, WriteError, write_outputs
+from .findings import ERROR
 from .inputs import InputError, Unreadable, read_regular
 from .material import read_bytes
 from .policy import Policy
+from .rules import RULES, algorithm_problem, days_left_problem, identity_problem, key_problem
 
 KINDS = ("ca", "intermediate", "server", "client")
 KEY_TYPES = ("rsa", "ec")
@@ -298,16 +309,8 @@ def _policy_name(policy: Policy | None) -> str:
     return policy.profile + (f" ({policy.source})" if policy.source else "")
 
 
-def _policy_allows(policy: Policy, info: KeyInfo) -> bool:
-    """The key.algorithm rule's decision (the policy engine's own predicate when it offers one)."""
-    allows = getattr(policy, "allows_key", None)
-    if callable(allows):
-        return bool(allows(info))
-    return not policy.enabled("key.algorithm") or info.name in policy.allowed_keys
-
-
 def _policy_min_days(policy: Policy) -> int:
-    return policy.min_days_left if policy.enabled("cert.validity") else 0
+    return policy.min_days_left if _refuses(policy, "cert.validity") else 0
 
 
 def policy_min_days(spec: CertSpec, policy: Policy | None) -> int:
@@ -320,48 +323,77 @@ def renewal_days(spec: CertSpec, policy: Policy | None) -> int:
     return max(spec.renew_before_days, policy_min_days(spec, policy))
 
 
+def _refuses(policy: Policy, rule_id: str) -> bool:
+    """Whether a hit of this rule fails a check under this policy (enabled, and an error, not a warning)."""
+    default = RULES[rule_id].severity
+    return policy.enabled(rule_id) and policy.severity_of(rule_id, default) == ERROR
+
+
 def key_refusal(info: KeyInfo, policy: Policy | None) -> str | None:
-    """Why the policy refuses a key of this type, or None."""
-    if policy is None or _policy_allows(policy, info):
+    """Why the policy refuses a key of this type (the key.algorithm rule's decision), or None."""
+    if policy is None or not _refuses(policy, "key.algorithm") or key_problem(policy, info) is None:
         return None
     allowed = f": it allows {', '.join(policy.allowed_keys)}" if policy.allowed_keys else ""
     return f"{info.name} is not allowed by policy '{_policy_name(policy)}'{allowed}"
 
 
+class PolicyRefusal(IssueError):
+    """A certificate issuing will not make because a rule of the catalog would refuse it.
+
+    ``rule_id`` and ``rule_message`` are what a check of the certificate, once made, would report."""
+
+    def __init__(self, text: str, rule_id: str, rule_message: str) -> None:
+        super().__init__(f"{text} [{rule_id}: {rule_message}]")
+        self.rule_id = rule_id
+        self.rule_message = rule_message
+
+
 def check_policy(
     spec: CertSpec, policy: Policy | None, issuer: Issuer | None = None, now: datetime.datetime | None = None
 ) -> None:
-    """Refuse, before anything is made, what the deployment would refuse."""
-    refusal = key_refusal(spec.key.info, policy)
-    if refusal:
-        raise IssueError(
-            f"cannot issue a {spec.kind} certificate with a {spec.key.label} key: {refusal}. "
-            "Choose an allowed key_type/key_size or another profile"
+    """Refuse, before anything is made, what the deployment would refuse: the rule catalog's own decisions
+    (rules.key_problem, algorithm_problem, identity_problem, days_left_problem) applied to the planned certificate."""
+    planned = f"the planned {spec.kind} certificate '{spec.name().rfc4514_string()}'"
+    problem = key_problem(policy, spec.key.info) if policy is not None and _refuses(policy, "key.algorithm") else None
+    if problem:
+        raise PolicyRefusal(
+            f"cannot issue a {spec.kind} certificate with a {spec.key.label} key: {key_refusal(spec.key.info, policy)}. "
+            "Choose an allowed key_type/key_size or another profile",
+            "key.algorithm",
+            f"{planned} {problem}",
         )
-    if issuer is not None and (policy is None or policy.enabled("chain.algorithm")):
-        issuer_algorithm = key_info(issuer.certificate.public_key()).algorithm
-        if issuer_algorithm != spec.key.info.algorithm:
-            raise IssueError(
-                f"the issuer {issuer.name} has an {issuer_algorithm} key but key_type is {spec.key.key_type}: "
-                "the cloud requires the certificate's algorithm to match its signing CA's"
+    if issuer is not None and (policy is None or _refuses(policy, "chain.algorithm")):
+        issuer_info = key_info(issuer.certificate.public_key())
+        problem = algorithm_problem(spec.key.info, issuer_info, cert_label(issuer.certificate))
+        if problem:
+            raise PolicyRefusal(
+                f"the issuer {issuer.name} has an {issuer_info.algorithm} key but key_type is {spec.key.key_type}: "
+                "the cloud requires the certificate's algorithm to match its signing CA's",
+                "chain.algorithm",
+                f"{planned} {problem}",
             )
-    if spec.kind == "server" and policy is not None and policy.enabled("cert.identity"):
-        if not any(is_fqdn_or_ip(v) for v in (*spec.dns_names, *spec.ip_addresses)):
+    if spec.kind == "server" and policy is not None and _refuses(policy, "cert.identity"):
+        problem = identity_problem(policy, spec.dns_names, spec.ip_addresses, dict(spec.subject).get("CN"))
+        if problem:
             given = ", ".join(spec.subject_alt_names) or "none"
-            raise IssueError(
+            raise PolicyRefusal(
                 "a server certificate needs the deployment's fully qualified domain name or IP address in "
                 "subject_alt_names (for example DNS:mqtt.example.com or IP:203.0.113.10; a name without a dot such "
-                f"as localhost does not count): the cloud refuses a certificate without one (given: {given})"
+                f"as localhost does not count): the cloud refuses a certificate without one (given: {given})",
+                "cert.identity",
+                f"{planned} {problem}",
             )
-    minimum = policy_min_days(spec, policy)
-    if minimum:
+    if policy_min_days(spec, policy) and policy is not None:
         now = now or utcnow()
         expiry = planned_not_after(spec, issuer, now)
-        if (expiry - now).days < minimum:
-            raise IssueError(
-                f"a {spec.kind} certificate valid until {expiry.date().isoformat()} has fewer than the {minimum} "
-                f"days of validity that policy '{_policy_name(policy)}' requires: raise days or not_after"
-                + (" (or renew the issuing CA, which expires first)" if issuer is not None else "")
+        problem = days_left_problem(policy, expiry, now)
+        if problem:
+            raise PolicyRefusal(
+                f"a {spec.kind} certificate valid until {expiry.date().isoformat()} has fewer than the "
+                f"{policy.min_days_left} days of validity that policy '{_policy_name(policy)}' requires: raise days "
+                "or not_after" + (" (or renew the issuing CA, which expires first)" if issuer is not None else ""),
+                "cert.validity",
+                f"{planned} {problem}",
             )
 
 
@@ -612,22 +644,24 @@ def _public_fingerprint(public_key: Any) -> str:
     return hashlib.sha256(public_key_der(public_key)).hexdigest()
 
 
+# What issuing returns about a certificate (and predicts in check mode: predicted_summary has these keys).
+SUMMARY_KEYS = (
+    "subject",
+    "subject_alt_names",
+    "issuer",
+    "serial",
+    "not_before",
+    "not_after",
+    "fingerprint_sha256",
+    "key_type",
+    "key_size",
+    "public_key_sha256",
+)
+
+
 def cert_summary(cert: Any) -> dict[str, Any]:
-    """Public facts for diffs and results (never key material)."""
-    dns, ips = _sans(cert)
-    info = key_info(cert.public_key())
-    return {
-        "subject": str(cert.subject.rfc4514_string()),
-        "subject_alt_names": [f"DNS:{d}" for d in dns] + [f"IP:{i}" for i in ips],
-        "issuer": str(cert.issuer.rfc4514_string()),
-        "serial": f"0x{cert.serial_number:x}",
-        "not_before": not_valid_before(cert).isoformat(),
-        "not_after": not_valid_after(cert).isoformat(),
-        "fingerprint_sha256": colon_hex(sha256_fingerprint(cert)),
-        "key_type": info.algorithm,
-        "key_size": info.size,
-        "public_key_sha256": colon_hex(_public_fingerprint(cert.public_key())),
-    }
+    """Public facts for diffs and results (never key material): the engine's one description, in part."""
+    return describe_certificate(cert, keys=SUMMARY_KEYS)
 
 
 def _sans(cert: Any) -> tuple[list[str], list[str]]:

@@ -20,12 +20,13 @@ Two scopes:
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._crypto import x509
 from .facts import (
+    KeyInfo,
     cert_label,
     common_name,
     is_ca,
@@ -402,6 +403,48 @@ _NOT_PEM = {
 _WANTS = {"certificate": "certificate", "chain": "certificate", "client_ca": "certificate", "key": "private_key"}
 
 
+# ---------------------------------------------------------------- decisions shared with issuing
+# Each function below is the one place a rule decides: the rule applies it to certificates found in files, issuing
+# (issue.check_policy) to the certificate it is about to make. Each returns what is wrong (the words after the
+# certificate's name in the rule's message) or None.
+
+
+def key_problem(policy: Any, info: KeyInfo) -> str | None:
+    """key.algorithm: a key of a type or size the policy does not allow."""
+    if info.name in policy.allowed_keys:
+        return None
+    return f"has a {info.name} key; the policy allows {', '.join(policy.allowed_keys)}"
+
+
+def identity_problem(policy: Any, dns: Sequence[str], ips: Sequence[str], cn: str | None) -> str | None:
+    """cert.identity: no FQDN or IP address in the subjectAltName (or, when the policy allows it and there is
+    no subjectAltName name at all, in the CN: clients ignore the CN otherwise)."""
+    names = [*dns, *ips]
+    if any(is_fqdn_or_ip(name) for name in names):
+        return None
+    if policy.identity_from_cn and not names and cn and is_fqdn_or_ip(cn):
+        return None
+    where = "subjectAltName or CN" if policy.identity_from_cn else "subjectAltName"
+    return (
+        f"names no FQDN or IP address in its {where} (subjectAltName: {', '.join(names) or 'none'}; CN: {cn or 'none'})"
+    )
+
+
+def days_left_problem(policy: Any, end: datetime.datetime, now: datetime.datetime) -> str | None:
+    """cert.validity: a server certificate with fewer than the policy's ``min_days_left`` days left."""
+    left = (end - now).days
+    if left >= policy.min_days_left:
+        return None
+    return f"expires on {_date(end)}, in {left} days; the policy needs at least {policy.min_days_left} days left"
+
+
+def algorithm_problem(mine: KeyInfo, theirs: KeyInfo, signer: str) -> str | None:
+    """chain.algorithm: the certificate's key algorithm differs from its signing CA's."""
+    if mine.algorithm == theirs.algorithm:
+        return None
+    return f"has a {mine.algorithm} key but its signing CA {signer} has a {theirs.algorithm} key"
+
+
 # ---------------------------------------------------------------- the catalog
 
 
@@ -543,16 +586,10 @@ def key_algorithm(ctx: FileContext) -> Iterator[Hit]:
     """Private keys, public keys, certificate requests and server certificates whose key is not in the
     policy's ``allowed_keys`` (seed: RSA_1024, RSA_2048). CA certificates of a chain are not checked: their
     keys are the CA's choice. The size comes from the public numbers only."""
-    allowed = ctx.policy.allowed_keys
     for public_key, line, cert, what in _key_subjects(ctx):
-        info = key_info(public_key)
-        if info.name not in allowed:
-            yield Hit(
-                f"{_named(what)} has a {info.name} key; the policy allows {', '.join(allowed)}",
-                ctx.path,
-                line,
-                cert=cert,
-            )
+        problem = key_problem(ctx.policy, key_info(public_key))
+        if problem:
+            yield Hit(f"{_named(what)} {problem}", ctx.path, line, cert=cert)
 
 
 @rule(
@@ -621,22 +658,10 @@ def cert_identity(ctx: FileContext) -> Iterator[Hit]:
         if ref.position != LEAF:
             continue
         dns, ips = subject_alt_names(ref.cert)
-        if any(is_fqdn_or_ip(name) for name in dns + ips):
+        problem = identity_problem(ctx.policy, dns, ips, _common_name(ref.cert))
+        if problem is None or _is_client_only(ref.cert):  # asked last: most certificates name their host
             continue
-        cn = _common_name(ref.cert)
-        # The CN counts only when there is no subjectAltName name at all (clients ignore the CN otherwise).
-        if ctx.policy.identity_from_cn and not (dns or ips) and cn and is_fqdn_or_ip(cn):
-            continue
-        if _is_client_only(ref.cert):  # asked last: most certificates name their host
-            continue
-        san = ", ".join(dns + ips) or "none"
-        where = "subjectAltName or CN" if ctx.policy.identity_from_cn else "subjectAltName"
-        yield Hit(
-            f"{ref.name} names no FQDN or IP address in its {where} (subjectAltName: {san}; CN: {cn or 'none'})",
-            ctx.path,
-            ref.line,
-            cert=ref.cert,
-        )
+        yield Hit(f"{ref.name} {problem}", ctx.path, ref.line, cert=ref.cert)
 
 
 @rule(
@@ -686,14 +711,9 @@ def cert_validity(ctx: FileContext) -> Iterator[Hit]:
         if ref.position != LEAF:
             continue
         left = (end - ctx.now).days
-        if left < policy.min_days_left:
-            yield Hit(
-                f"{ref.name} expires on {_date(end)}, in {left} days; the policy needs at least "
-                f"{policy.min_days_left} days left",
-                ctx.path,
-                ref.line,
-                cert=ref.cert,
-            )
+        problem = days_left_problem(policy, end, ctx.now)
+        if problem:
+            yield Hit(f"{ref.name} {problem}", ctx.path, ref.line, cert=ref.cert)
         elif left < policy.warn_days:
             yield Hit(
                 f"{ref.name} expires on {_date(end)}, in {left} days (warning window: {policy.warn_days} days)",
@@ -804,14 +824,9 @@ def chain_algorithm(ctx: SetContext) -> Iterator[Hit]:
     signer = next((ref for ref in ctx.chain if ctx.signed_by(leaf, ref)), None)
     if signer is None or signer.block.der == leaf.block.der:
         return
-    mine, theirs = key_info(leaf.cert.public_key()), key_info(signer.cert.public_key())
-    if mine.algorithm != theirs.algorithm:
-        yield Hit(
-            f"{leaf.name} has a {mine.algorithm} key but its signing CA {signer.label} has a {theirs.algorithm} key",
-            leaf.path,
-            leaf.line,
-            cert=leaf.cert,
-        )
+    problem = algorithm_problem(key_info(leaf.cert.public_key()), key_info(signer.cert.public_key()), signer.label)
+    if problem:
+        yield Hit(f"{leaf.name} {problem}", leaf.path, leaf.line, cert=leaf.cert)
 
 
 @rule(

@@ -15,7 +15,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .facts import colon_hex, common_name, not_after, sha256_fingerprint, subject_alt_names, subject_text
+from .facts import (
+    colon_hex,
+    common_name,
+    describe_certificate,
+    not_after,
+    sha256_fingerprint,
+    subject_alt_names,
+    subject_text,
+)
 from .material import read_bytes, to_pem
 from .transport import ApiError
 
@@ -61,11 +69,7 @@ class Desired:
 
 
 def _cert_summary(cert: Any) -> dict[str, str]:
-    return {
-        "subject": subject_text(cert),
-        "not_after": not_after(cert).isoformat(),
-        "fingerprint_sha256": colon_hex(sha256_fingerprint(cert)),
-    }
+    return describe_certificate(cert, keys=("subject", "not_after", "fingerprint_sha256"))
 
 
 def _certs(data: bytes | None) -> list[Any]:
