@@ -173,10 +173,9 @@ def collect(
 
 def iter_files(paths: Sequence[str]) -> Iterator[str]:
     """The files ``certhygiene check`` would read: files named, and cert-like files under folders named."""
-    from certhygiene import check
+    from certhygiene.layout import expand_paths
 
-    expand = getattr(check, "expand_paths", None) or check._expand
-    yield from expand(paths)
+    yield from expand_paths(paths)
 
 
 def status_of(days_left: int, expired: bool, warn_days: int) -> str:

@@ -767,8 +767,6 @@ def _in_group(members: list[Value], doc: Document) -> Callable[[Hit], Hit]:
     return rewrite
 
 
-_expand = expand_paths  # the former private name (cli/report.py and older callers)
-
 __all__ = [
     "CA",
     "CERT_EXTENSIONS",

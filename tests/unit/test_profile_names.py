@@ -1,0 +1,32 @@
+"""The policy profiles are defined once (policy.PROFILES); every list of them typed elsewhere (module argument
+choices, module docs, doc fragments, role argument specs) must name the same profiles in the same order."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from certhygiene.policy import PROFILES
+
+ROOT = Path(__file__).resolve().parents[2]
+# A YAML flow list or a Python list that names the seed profile.
+LISTS = re.compile(r"\[([^\]\n]*\bseed\b[^\]\n]*)\]")
+
+
+def typed_lists() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    files = [*ROOT.glob("plugins/**/*.py"), *ROOT.glob("roles/*/meta/argument_specs.yml")]
+    for path in files:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for match in LISTS.finditer(line):
+                names = [part.strip().strip("'\"") for part in match.group(1).split(",")]
+                if "emqx-cloud" in names or "strict" in names:
+                    found[f"{path.relative_to(ROOT)}:{number}"] = names
+    return found
+
+
+def test_every_typed_profile_list_matches_the_engine() -> None:
+    found = typed_lists()
+    assert len(found) >= 6, found  # the module docs, argument specs and role specs are all found
+    wrong = {where: names for where, names in found.items() if names != list(PROFILES)}
+    assert wrong == {}, f"profile lists differ from policy.PROFILES {list(PROFILES)}: {wrong}"
