@@ -13,8 +13,9 @@ import os
 import sys
 from typing import Any
 
+from certhygiene.cmdline import VAULT_ENV
+
 FORMATS = ("text", "json", "sarif")
-VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
 
 
 def register(subparsers: Any) -> None:
@@ -62,7 +63,7 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="check folders in N processes (default: the number of cores; 1: in this process); the report is the same",
     )
-    from certhygiene.hooks._common import add_max_file_size
+    from certhygiene.cmdline import add_max_file_size
 
     add_max_file_size(parser)
     parser.set_defaults(func=run)
@@ -114,10 +115,12 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error(str(exc))
     password = None
     if args.vault_password_file:
-        from certhygiene.hooks._common import read_vault_password
+        from certhygiene.cmdline import PasswordFileError, read_vault_password
 
-        password = read_vault_password(args.vault_password_file, "certhygiene check")
-        if password is None:
+        try:
+            password = read_vault_password(args.vault_password_file)
+        except PasswordFileError as exc:
+            print(f"certhygiene check: {exc}", file=sys.stderr)
             return 2
     report = check_paths(paths, policy, root=root, vault_password=password, jobs=args.jobs)
     if args.format == "json":

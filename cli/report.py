@@ -24,7 +24,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
+from certhygiene.cmdline import VAULT_ENV
+
 STATUSES = ("expired", "expiring", "ok")
 
 
@@ -77,7 +78,7 @@ def register(subparsers: Any) -> None:
         choices=("expired", "expiring"),
         help="exit 1 when a certificate is expired (or expiring, which includes expired)",
     )
-    from certhygiene.hooks._common import add_max_file_size
+    from certhygiene.cmdline import add_max_file_size
 
     add_max_file_size(parser)
     parser.set_defaults(func=run)
@@ -275,9 +276,13 @@ def _policy(path: str | None, profile: str | None, max_file_size: int | None) ->
 
 
 def _read_password(path: str) -> bytes | None:
-    from certhygiene.hooks._common import read_vault_password
+    from certhygiene.cmdline import PasswordFileError, read_vault_password
 
-    return read_vault_password(path, "certhygiene report")
+    try:
+        return read_vault_password(path)
+    except PasswordFileError as exc:
+        print(f"certhygiene report: {exc}", file=sys.stderr)
+        return None
 
 
 def _decrypt(data: bytes, password: bytes) -> bytes | None:

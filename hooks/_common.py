@@ -28,12 +28,13 @@ import sys
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
+from certhygiene.cmdline import VAULT_ENV, add_max_file_size
+
 if TYPE_CHECKING:
     import argparse
 
     from certhygiene.policy import Policy
 
-VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
 VAULT_TIP = f" (pass --vault-password-file or set {VAULT_ENV} to check it)"
 
 
@@ -63,28 +64,6 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     )
     add_max_file_size(parser)
     return parser
-
-
-def size_argument(value: str) -> int:
-    """argparse type of ``--max-file-size``: ``16M``, ``512k``, a number of bytes."""
-    import argparse
-
-    from certhygiene.inputs import parse_size
-
-    try:
-        return parse_size(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def add_max_file_size(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--max-file-size",
-        type=size_argument,
-        metavar="SIZE",
-        help="files larger than this are not read, and say so (e.g. 512k, 16M; default: the policy's "
-        "max_file_size, 16M)",
-    )
 
 
 # The options a hook's fast path reads itself (see quick_args); their argparse defaults.
@@ -192,7 +171,8 @@ def run_hook(
     for finding in report.findings:
         print(finding.text())
     for path, reason in report.skipped:
-        print(safe_text(f"{path}: skipped: {reason}") + (VAULT_TIP if "no vault password" in reason else ""))
+        locked = (path, reason) in report.locked
+        print(safe_text(f"{path}: skipped: {reason}") + (VAULT_TIP if locked else ""))
     for path, message in report.input_errors:
         print(safe_text(f"{path}: error: {message}"))
     failed = report.failed(args.fail_on)
@@ -232,35 +212,12 @@ def load_policy_or_none(
 
 
 def read_vault_password(path: str, prog: str) -> bytes | None:
-    """An Ansible vault password file: its first line, or the output of the file when it is executable."""
-    import subprocess
-
-    from certhygiene.inputs import PASSWORD_MAX_BYTES, InputError, read_regular
+    """The vault password, or None after printing why the file cannot be used (the caller exits 2)."""
+    from certhygiene.cmdline import PasswordFileError
+    from certhygiene.cmdline import read_vault_password as read_password
 
     try:
-        if os.access(path, os.X_OK) and not os.path.isdir(path):
-            data = subprocess.run([os.path.abspath(path)], capture_output=True, check=True, timeout=60).stdout
-        else:
-            data = read_regular(path, PASSWORD_MAX_BYTES)
-    except InputError as exc:
-        print(
-            f"{prog}: cannot read the vault password file {path}: {exc.reason}. "
-            f"Fix --vault-password-file or ${VAULT_ENV}.",
-            file=sys.stderr,
-        )
+        return read_password(path)
+    except PasswordFileError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
         return None
-    except (OSError, subprocess.SubprocessError) as exc:
-        print(
-            f"{prog}: cannot read the vault password file {path} ({exc.__class__.__name__}). "
-            f"Fix --vault-password-file or ${VAULT_ENV}.",
-            file=sys.stderr,
-        )
-        return None
-    password = data.splitlines()[0].strip() if data.strip() else b""
-    if not password:
-        print(
-            f"{prog}: the vault password file {path} is empty. Fix --vault-password-file or ${VAULT_ENV}.",
-            file=sys.stderr,
-        )
-        return None
-    return password

@@ -299,3 +299,27 @@ def test_hooks_wrong_vault_password_and_fail_on_skipped(
     assert main(["--fail-on-skipped", *files]) == 1
     assert "tls/server.key: skipped" in capsys.readouterr().out
     assert main(["--fail-on-skipped", "--vault-password-file", "right.txt", *files]) == 0
+
+
+def test_hooks_tell_how_to_give_the_vault_password_for_locked_files_only(
+    vault_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tip follows the report's structured ``locked`` entries, not words in the reason: vault files checked
+    without a password get it; a vault file the password cannot read (skipped for another reason) does not."""
+    (vault_repo / "tls" / "broken.key").write_text("$ANSIBLE_VAULT;1.1;AES256\nnot hex\n")
+    report = check_paths(["tls"], load_policy(root=str(vault_repo)), root=str(vault_repo))
+    assert sorted(path for path, _reason in report.locked) == ["tls/broken.key", "tls/server.key"]
+    main = importlib.import_module("certhygiene.hooks.certhygiene_policy").main
+    files = ["tls/server.crt", "tls/server.key", "tls/server.chain.pem", "tls/broken.key"]
+    tip = "(pass --vault-password-file or set ANSIBLE_VAULT_PASSWORD_FILE to check it)"
+    assert main(files) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sorted(line for line in lines if tip in line) == [
+        f"tls/broken.key: skipped: Ansible Vault file: no vault password given {tip}",
+        f"tls/server.key: skipped: Ansible Vault file: no vault password given {tip}",
+    ]
+    assert main(["--vault-password-file", "right.txt", *files]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    skipped = [line for line in lines if "skipped" in line]
+    assert len(skipped) == 1 and skipped[0].startswith("tls/broken.key: skipped: Ansible Vault file: ")
+    assert tip not in skipped[0]

@@ -73,6 +73,9 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     files_checked: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    # The entries of ``skipped`` a vault password would open (Ansible Vault files and values checked without one):
+    # the doors tell how to give it by this, not by reading the reason.
+    locked: list[tuple[str, str]] = field(default_factory=list)
     # (path, why): input the check could not use and that the user must fix (a vault password that does not open
     # a vault file, a bundle naming a missing file). The doors exit 2 (the module fails) when there is any.
     input_errors: list[tuple[str, str]] = field(default_factory=list)
@@ -474,6 +477,7 @@ def _check_parallel(
             findings.setdefault((finding.rule_id, finding.path, finding.line, finding.message), finding)
         merged.files_checked.extend(part.files_checked)
         merged.skipped.extend(part.skipped)
+        merged.locked.extend(part.locked)
         merged.input_errors.extend(error for error in part.input_errors if error not in merged.input_errors)
     merged.findings = sorted(findings.values(), key=lambda f: (f.path, f.line, f.rule_id, f.message))
     merged.files_checked.sort(key=lambda path: order.get(path, len(order)))
@@ -535,6 +539,8 @@ def _check_paths(
                 report.input_errors.append((path, layout.vault_errors[key]))
             else:
                 report.skipped.append((path, layout.skips.get(key, "skipped")))
+                if key in layout.locked:
+                    report.locked.append(report.skipped[-1])
             continue
         report.files_checked.append(path)
         role = layout.role(path, material)
@@ -676,6 +682,7 @@ def _check_document(run: _Run, report: Report, path: str, vault_password: bytes 
         return
     doc = found
     report.skipped.extend((path, reason) for reason in doc.skips)
+    report.locked.extend((path, reason) for reason in doc.locked)
     if doc.input_error is not None:
         report.input_errors.append((path, doc.input_error))
     if not doc.values and doc.problem is None:

@@ -91,6 +91,7 @@ class Document:
     values: list[Value] = field(default_factory=list)
     groups: list[Group] = field(default_factory=list)
     skips: list[str] = field(default_factory=list)  # why parts were not checked (no vault password, SOPS)
+    locked: list[str] = field(default_factory=list)  # the skips a vault password would open
     input_error: str | None = None  # a vault password that does not open a vault value
     problem: tuple[int, str] | None = None  # (line, why): YAML holding PEM armour that does not parse
     parsed: bool = False  # False: not worth parsing (no material)
@@ -136,6 +137,7 @@ def _open_vault(doc: Document, data: bytes, password: bytes | str | None, what: 
 
     if password is None:
         doc.skips.append(f"{what}: no vault password given")
+        doc.locked.append(doc.skips[-1])
         return None
     try:
         return decrypt_vault(data, password)

@@ -205,6 +205,7 @@ class Layout:
         self._first_cas: dict[str, Any] = {}
         self._ca_files: dict[str, bool] = {}
         self.skips: dict[str, str] = {}
+        self.locked: set[str] = set()  # skipped vault files: no vault password was given
         self.vault_errors: dict[str, str] = {}  # a vault file the given password does not open
         self.config_errors: list[tuple[str, str]] = []  # (policy file, message): a bundle names a missing file
         self.vaulted: set[str] = set()  # files decrypted from Ansible Vault
@@ -263,6 +264,7 @@ class Layout:
 
         if self.vault_password is None:
             self.skips[self.abs(path)] = "Ansible Vault file: no vault password given"
+            self.locked.add(self.abs(path))
             return None
         try:
             plain = decrypt_vault(read_regular(path, self.policy.max_file_size), self.vault_password)
