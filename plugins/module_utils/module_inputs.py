@@ -11,6 +11,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from ansible.module_utils.common.text.converters import to_bytes
+
 from .certhygiene.inputs import DEFAULT_MAX_BYTES, InputError, read_regular
 
 
@@ -26,3 +28,24 @@ def read_path(module: Any, option: str, path: str, fix: str = "", max_bytes: int
     except InputError as exc:
         module.fail_json(msg=f"{option}: {path}: {exc.reason}." + (f" {fix}" if fix else ""))
         raise  # fail_json exits; this keeps type checkers and readers sure nothing follows
+
+
+def read_material(
+    module: Any,
+    content_option: str,
+    path_option: str,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    note: str = "",
+) -> tuple[bytes | None, str | None]:
+    """(bytes, display name) of material given as PEM content in ``content_option`` or as a file on the managed
+    node in ``path_option``; (None, None) when neither is given. Every module that reads material reads it here,
+    so a bad path fails in the same words everywhere (``note`` adds what the module did not do)."""
+    content = module.params.get(content_option)
+    if content is not None:
+        return to_bytes(content, errors="surrogate_or_strict"), content_option
+    path = module.params.get(path_option)
+    if path is None:
+        return None, None
+    fix = f"Fix the path in {path_option}, or give the content in {content_option}." + (f" {note}" if note else "")
+    return read_path(module, path_option, path, fix, max_bytes), path

@@ -42,21 +42,16 @@ requirements:
   - cryptography >= 3.4.8 on the managed node (tested with 3.4.8, 36, 38, 41, 43 and the newest release)
 extends_documentation_fragment:
   - certhygiene.tls.policy
+  - certhygiene.tls.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Check mode reports exactly the changes, with their reasons, that a normal run would make, and writes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - The diff shows subject, subjectAltNames, issuer, serial, dates, fingerprints, key type and size of the
         certificate before and after. It never shows the private key.
-  platform:
-    description: Target OS/families that can be operated against.
-    platforms: posix
-    support: full
 options:
   path:
     description:
@@ -341,26 +336,13 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, CRYPTOGRAPHY_REQUIREMENT, HAS_CRYPTOGRAPHY
-from ..module_utils.module_inputs import quiet_library_warnings, read_path
+from ..module_utils.module_inputs import quiet_library_warnings, read_material
 from ..module_utils.module_policy import POLICY_ARGS, load_module_policy
 
 
-def read_source(module, content_option, path_option, what):
-    """(bytes, display name) of an option given as content or as a path; (None, None) when neither."""
-    content = module.params[content_option]
-    path = module.params[path_option]
-    if content is not None:
-        return to_bytes(content), content_option
-    if path is None:
-        return None, None
-    return read_path(module, path_option, path, f"Give the path of the {what}."), path
-
-
 def load_issuer(module, issue):
-    cert_data, cert_name = read_source(
-        module, "issuer_certificate_content", "issuer_certificate_path", "issuer certificate"
-    )
-    key_data, key_name = read_source(module, "issuer_key_content", "issuer_key_path", "issuer private key")
+    cert_data, cert_name = read_material(module, "issuer_certificate_content", "issuer_certificate_path")
+    key_data, key_name = read_material(module, "issuer_key_content", "issuer_key_path")
     if cert_data is None and key_data is None:
         return None
     if cert_data is None or key_data is None:
@@ -400,8 +382,8 @@ def main():
     module = AnsibleModule(
         argument_spec=argument_spec,
         mutually_exclusive=[
-            ("issuer_certificate_path", "issuer_certificate_content"),
-            ("issuer_key_path", "issuer_key_content"),
+            ("issuer_certificate_content", "issuer_certificate_path"),
+            ("issuer_key_content", "issuer_key_path"),
             ("days", "not_after"),
         ],
         required_one_of=[("path", "csr_path")],

@@ -45,19 +45,15 @@ author:
   - certhygiene developers (@certhygiene)
 requirements:
   - cryptography >= 3.4.8 on the managed node (tested with 3.4.8, 36, 38, 41, 43 and the newest release)
+extends_documentation_fragment:
+  - certhygiene.tls.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Check mode reports exactly the files a normal run would rewrite, and writes none.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: For each file, the subject, issuer, expiry and SHA-256 fingerprint of every certificate before and after.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 options:
   src:
     description:

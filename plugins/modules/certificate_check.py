@@ -33,25 +33,21 @@ requirements:
   - PyYAML (only to read a policy file given in O(policy))
 extends_documentation_fragment:
   - certhygiene.tls.policy
+  - certhygiene.tls.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads; a check mode run reports exactly what a normal run reports.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: The module changes nothing, so there is no diff.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 options:
   certificate:
     description:
       - The server certificate, PEM content.
       - Exactly one of O(certificate), O(certificate_path) and O(paths) is required.
     type: str
+    aliases: [certificate_content]
   paths:
     description:
       - Files and folders on the managed node to check as a repository (folders - every certificate, chain and key
@@ -80,6 +76,7 @@ options:
     description:
       - The certificate chain, PEM content (the intermediate certificates, without the server certificate).
     type: str
+    aliases: [chain_content]
   chain_path:
     description:
       - Path of the certificate chain file on the managed node.
@@ -88,6 +85,7 @@ options:
     description:
       - The private key of the certificate, PEM content. It is never logged nor returned.
     type: str
+    aliases: [private_key_content]
   private_key_path:
     description:
       - Path of the private key file on the managed node.
@@ -96,6 +94,7 @@ options:
     description:
       - The client CA certificate, PEM content. Needed for two-way TLS (O(auth_type=two-way)).
     type: str
+    aliases: [client_ca_certificate_content]
   client_ca_certificate_path:
     description:
       - Path of the client CA certificate file on the managed node.
@@ -316,7 +315,7 @@ policy:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, CRYPTOGRAPHY_REQUIREMENT, HAS_CRYPTOGRAPHY
-from ..module_utils.module_inputs import quiet_library_warnings, read_path
+from ..module_utils.module_inputs import quiet_library_warnings, read_material
 from ..module_utils.module_policy import POLICY_ARGS, load_module_policy
 
 # The items the module checks: (option name, argument of the engine's check_material).
@@ -326,18 +325,6 @@ ITEMS = (
     ("private_key", "private_key"),
     ("client_ca_certificate", "client_ca"),
 )
-
-
-def read_item(module, option, max_bytes):
-    """The bytes and display name of one item, from its content or its path option; (None, None) when absent."""
-    content = module.params[option]
-    path = module.params[option + "_path"]
-    if content is not None:
-        return content.encode("utf-8"), option
-    if path is None:
-        return None, None
-    fix = f"Fix the path in {option}_path, or give the content in {option}."
-    return read_path(module, f"{option}_path", path, fix, max_bytes), path
 
 
 def chain_facts(data, name):
@@ -357,13 +344,13 @@ def chain_facts(data, name):
 def main():
     quiet_library_warnings()
     argument_spec = dict(
-        certificate=dict(type="str"),
+        certificate=dict(type="str", aliases=["certificate_content"]),
         certificate_path=dict(type="path"),
-        chain=dict(type="str"),
+        chain=dict(type="str", aliases=["chain_content"]),
         chain_path=dict(type="path"),
-        private_key=dict(type="str", no_log=True),
+        private_key=dict(type="str", no_log=True, aliases=["private_key_content"]),
         private_key_path=dict(type="path"),
-        client_ca_certificate=dict(type="str"),
+        client_ca_certificate=dict(type="str", aliases=["client_ca_certificate_content"]),
         client_ca_certificate_path=dict(type="path"),
         auth_type=dict(type="str", default="one-way", choices=["one-way", "two-way"]),
         **POLICY_ARGS,
@@ -392,7 +379,7 @@ def main():
     material = {}
     names = {}
     for option, argument in ITEMS:
-        data, name = read_item(module, option, policy.max_file_size)
+        data, name = read_material(module, option, option + "_path", max_bytes=policy.max_file_size)
         material[argument] = data
         if name is not None:
             names[argument] = name

@@ -27,19 +27,14 @@ requirements:
   - cryptography >= 3.4.8 on the managed node (tested with 3.4.8, 36, 38, 41, 43 and the newest release)
 extends_documentation_fragment:
   - certhygiene.tls.policy
+  - certhygiene.tls.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Check mode says whether a certificate would be signed, and why; it signs and writes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The diff shows subject, subjectAltNames, issuer, serial, dates and fingerprint before and after.
-  platform:
-    description: Target OS/families that can be operated against.
-    platforms: posix
-    support: full
 options:
   csr_path:
     description:
@@ -175,19 +170,15 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, CRYPTOGRAPHY_REQUIREMENT, HAS_CRYPTOGRAPHY
-from ..module_utils.module_inputs import quiet_library_warnings, read_path
+from ..module_utils.module_inputs import quiet_library_warnings, read_material, read_path
 from ..module_utils.module_policy import POLICY_ARGS, load_module_policy
 
-
-def read_source(module, content_option, path_option, what):
-    """(bytes, display name) of an option given as content or as a path; (None, None) when neither."""
-    content = module.params[content_option]
-    path = module.params[path_option]
-    if content is not None:
-        return to_bytes(content), content_option
-    if path is None:
-        return None, None
-    return read_path(module, path_option, path, f"Give the path of the {what}."), path
+# (content option, path option) of the material the module reads, all required.
+MATERIAL = (
+    ("csr_content", "csr_path"),
+    ("ca_certificate_content", "ca_certificate_path"),
+    ("ca_key_content", "ca_key_path"),
+)
 
 
 def main():
@@ -211,17 +202,11 @@ def main():
             **POLICY_ARGS,
         ),
         mutually_exclusive=[
-            ("csr_path", "csr_content"),
-            ("ca_certificate_path", "ca_certificate_content"),
-            ("ca_key_path", "ca_key_content"),
-            ("certificate_path", "certificate_content"),
+            *MATERIAL,
+            ("certificate_content", "certificate_path"),
             ("days", "not_after"),
         ],
-        required_one_of=[
-            ("csr_path", "csr_content"),
-            ("ca_certificate_path", "ca_certificate_content"),
-            ("ca_key_path", "ca_key_content"),
-        ],
+        required_one_of=list(MATERIAL),
         supports_check_mode=True,
     )
     if not HAS_CRYPTOGRAPHY:
@@ -233,9 +218,9 @@ def main():
 
     params = module.params
     policy = load_module_policy(module)
-    csr_data, csr_name = read_source(module, "csr_content", "csr_path", "certificate signing request")
-    ca_data, ca_name = read_source(module, "ca_certificate_content", "ca_certificate_path", "CA certificate")
-    key_data, key_name = read_source(module, "ca_key_content", "ca_key_path", "CA private key")
+    csr_data, csr_name = read_material(module, "csr_content", "csr_path")
+    ca_data, ca_name = read_material(module, "ca_certificate_content", "ca_certificate_path")
+    key_data, key_name = read_material(module, "ca_key_content", "ca_key_path")
     existing, existing_name = None, "certificate_content"
     if params["certificate_content"] is not None:
         existing = to_bytes(params["certificate_content"]) if params["certificate_content"].strip() else None

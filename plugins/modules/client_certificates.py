@@ -30,19 +30,14 @@ requirements:
   - cryptography >= 3.4.8 on the managed node (tested with 3.4.8, 36, 38, 41, 43 and the newest release)
 extends_documentation_fragment:
   - certhygiene.tls.policy
+  - certhygiene.tls.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Check mode reports exactly which certificates would be created, renewed or left alone, and why; it writes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The diff lists, for each certificate that changes, its subject, dates, issuer and fingerprints before and after; never keys.
-  platform:
-    description: Target OS/families that can be operated against.
-    platforms: posix
-    support: full
 options:
   names:
     description:

@@ -24,19 +24,14 @@ author:
   - certhygiene developers (@certhygiene)
 extends_documentation_fragment:
   - certhygiene.tls.deployment_api
+  - certhygiene.tls.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The current configuration is read (GET) in check mode; nothing is written.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The diff shows TLS type, subject and CN, expiry and fingerprints. Never the key.
-  platform:
-    description: Target OS/families that can be operated against.
-    platforms: posix
-    support: full
 options:
   state:
     description:
@@ -57,23 +52,29 @@ options:
         is required when O(state=present).
       - If it holds more than one certificate the policy stops the task (rule C(bundle.multiple)); split the bundle.
     type: str
+    aliases: [certificate_content]
   certificate_path:
     description:
       - Path of the server certificate (PEM).
     type: path
-  certificate_chain:
+  chain:
     description:
       - The certificate chain (intermediates, without the server certificate), as PEM content.
+      - Named C(certificate_chain) before 0.2 (still accepted); C(chain) as in the other modules.
     type: str
-  certificate_chain_path:
+    aliases: [certificate_chain, chain_content]
+  chain_path:
     description:
       - Path of the certificate chain.
+      - Named C(certificate_chain_path) before 0.2 (still accepted).
     type: path
+    aliases: [certificate_chain_path]
   private_key:
     description:
       - The unencrypted private key of the certificate, as PEM content. Never logged or returned.
       - Exactly one of O(private_key) and O(private_key_path) is required when O(state=present).
     type: str
+    aliases: [private_key_content]
   private_key_path:
     description:
       - Path of the private key.
@@ -84,6 +85,7 @@ options:
       - One of O(client_ca_certificate) and O(client_ca_certificate_path) is required when O(auth_type=two-way);
         ignored for one-way TLS.
     type: str
+    aliases: [client_ca_certificate_content]
   client_ca_certificate_path:
     description:
       - Path of the client CA certificate.
@@ -130,7 +132,7 @@ EXAMPLES = r"""
     deployment_id: d1a2b3c4
     auth_type: one-way
     certificate_path: pki/cloud.crt
-    certificate_chain_path: pki/chain.crt
+    chain_path: pki/chain.crt
     private_key_path: pki/cloud.key
     verify_endpoint:
       host: mqtt.example.com
@@ -251,21 +253,15 @@ from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, CRYPTO
 from ..module_utils.certhygiene.policy import PolicyError, load_policy
 from ..module_utils.certhygiene.push import Material, push, remove
 from ..module_utils.deployment_api import CONNECTION_ARGS, build_deployment, endpoint_spec
-from ..module_utils.module_inputs import quiet_library_warnings, read_path
+from ..module_utils.module_inputs import quiet_library_warnings, read_material
 
-ITEMS = ("certificate", "certificate_chain", "private_key", "client_ca_certificate")
+ITEMS = ("certificate", "chain", "private_key", "client_ca_certificate")
 
 
 def _load(module: AnsibleModule, option: str) -> tuple[bytes | None, str]:
     """Bytes and display name of one item, from its content or its ``_path`` option."""
-    content = module.params.get(option)
-    path = module.params.get(option + "_path")
-    if content is not None:
-        return content.encode("utf-8"), option
-    if path is None:
-        return None, option
-    fix = f"Fix the path in {option}_path, or give the content in {option}. Nothing was sent to the deployment."
-    return read_path(module, f"{option}_path", path, fix), path
+    data, name = read_material(module, option, option + "_path", note="Nothing was sent to the deployment.")
+    return data, name or option
 
 
 def main() -> None:
@@ -274,13 +270,13 @@ def main() -> None:
     argument_spec.update(
         state={"type": "str", "default": "present", "choices": ["present", "absent"]},
         auth_type={"type": "str", "default": "one-way", "choices": ["one-way", "two-way"]},
-        certificate={"type": "str"},
+        certificate={"type": "str", "aliases": ["certificate_content"]},
         certificate_path={"type": "path"},
-        certificate_chain={"type": "str"},
-        certificate_chain_path={"type": "path"},
-        private_key={"type": "str", "no_log": True},
+        chain={"type": "str", "aliases": ["certificate_chain", "chain_content"]},
+        chain_path={"type": "path", "aliases": ["certificate_chain_path"]},
+        private_key={"type": "str", "no_log": True, "aliases": ["private_key_content"]},
         private_key_path={"type": "path"},
-        client_ca_certificate={"type": "str"},
+        client_ca_certificate={"type": "str", "aliases": ["client_ca_certificate_content"]},
         client_ca_certificate_path={"type": "path"},
         profile={"type": "str", "choices": ["seed", "emqx-cloud", "strict"]},
         policy={"type": "path"},
@@ -312,12 +308,12 @@ def main() -> None:
         material = Material(
             auth_type=params["auth_type"],
             certificate=loaded["certificate"][0],
-            chain=loaded["certificate_chain"][0],
+            chain=loaded["chain"][0],
             private_key=loaded["private_key"][0],
             client_ca=loaded["client_ca_certificate"][0],
             names={
                 "certificate": loaded["certificate"][1],
-                "chain": loaded["certificate_chain"][1],
+                "chain": loaded["chain"][1],
                 "private_key": loaded["private_key"][1],
                 "client_ca": loaded["client_ca_certificate"][1],
             },

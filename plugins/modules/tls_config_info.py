@@ -17,18 +17,13 @@ author:
   - certhygiene developers (@certhygiene)
 extends_documentation_fragment:
   - certhygiene.tls.deployment_api
+  - certhygiene.tls.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads; it runs the same in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    platforms: posix
-    support: full
 seealso:
   - module: certhygiene.tls.tls_config
 requirements:

@@ -29,18 +29,14 @@ author:
 requirements:
   - paho-mqtt >= 2.0
   - cryptography >= 3.4.8 (to describe the presented certificates; without it only fingerprints are returned)
+extends_documentation_fragment:
+  - certhygiene.tls.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: A probe only connects, so it also runs in check mode and reports the same result.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
 options:
   url:
     description:

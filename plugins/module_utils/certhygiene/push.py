@@ -233,7 +233,7 @@ def push(
 ) -> Outcome:
     """Check the material, then plan and apply it. Nothing is sent when the policy finds an error."""
     client_ca = material.client_ca if material.auth_type == "two-way" else None
-    names = {"certificate": "certificate", "chain": "certificate_chain", "private_key": "private_key"}
+    names = {"certificate": "certificate", "chain": "chain", "private_key": "private_key"}
     names.update({"client_ca": "client_ca_certificate"}, **material.names)
     report = check_material(
         certificate=material.certificate,

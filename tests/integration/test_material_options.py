@@ -1,0 +1,84 @@
+"""Material options (``X_content`` / ``X_path``) read through one helper: every module that reads material says a
+bad path in the same words and refuses both forms in the same words (real ``ansible-playbook``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.ansible import run_playbook
+
+pytestmark = pytest.mark.integration
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def cases(folder: Path) -> list[tuple[str, dict[str, Any], str, str]]:
+    """(module, options without the material, content option, path option) for one material option each."""
+    api = {
+        "api_url": "http://127.0.0.1:9/api",
+        "deployment_id": "d1",
+        "api_key": "k",
+        "api_secret": "s",
+        "private_key_path": str(folder / "unused.key"),
+    }
+    return [
+        ("certificate_check", {}, "certificate_content", "certificate_path"),
+        ("certificate_check", {"certificate_path": str(folder / "unused.crt")}, "chain_content", "chain_path"),
+        ("tls_config", {**api, "certificate_path": str(folder / "unused.crt")}, "chain_content", "chain_path"),
+        (
+            "certificate_sign",
+            {"ca_certificate_content": PEM, "ca_key_content": PEM},
+            "csr_content",
+            "csr_path",
+        ),
+        (
+            "certificate",
+            {
+                "path": str(folder / "leaf.crt"),
+                "private_key_path": str(folder / "leaf.key"),
+                "kind": "client",
+                "subject": {"CN": "device"},
+                "issuer_key_content": PEM,
+            },
+            "issuer_certificate_content",
+            "issuer_certificate_path",
+        ),
+    ]
+
+
+def test_bad_path_and_both_forms_fail_alike(tmp_path: Path) -> None:
+    folder = tmp_path / "material"
+    folder.mkdir()
+    (folder / "a-folder").mkdir()
+    tasks: list[dict[str, Any]] = []
+    checks: list[tuple[str, str, str]] = []
+    for index, (module, options, content, path) in enumerate(cases(folder)):
+        for form, material in (
+            ("path", {path: str(folder / "a-folder")}),
+            ("both", {path: str(folder / "a-folder"), content: PEM}),
+        ):
+            name = f"r{index}_{form}"
+            tasks.append(
+                {
+                    "name": f"{module} {form} {path}",
+                    f"certhygiene.tls.{module}": {**options, **material},
+                    "register": name,
+                    "ignore_errors": True,
+                }
+            )
+            checks.append((name, form, f"{path}|{content}"))
+    asserts = []
+    for name, form, pair in checks:
+        path, content = pair.split("|")
+        if form == "path":
+            wanted = f"Fix the path in {path}, or give the content in "
+            asserts.append(f"{name}.failed and '{path}: {folder / 'a-folder'}: ' in {name}.msg")
+        else:
+            wanted = "parameters are mutually exclusive: "
+        asserts.append(f"{name}.failed and {wanted!r} in {name}.msg")
+    tasks.append({"name": "same words", "ansible.builtin.assert": {"that": asserts, "quiet": True}})
+    run = run_playbook(tmp_path / "run", [{"hosts": "localhost", "gather_facts": False, "tasks": tasks}])
+    assert run.returncode == 0, run.output
+    assert "Traceback" not in run.output
