@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from certhygiene.cmdline import VAULT_ENV
+from certhygiene.cmdline import VAULT_ENV, add_profile
 
 FORMATS = ("text", "json", "sarif")
 
@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--policy", metavar="FILE", help="policy file (default: .certhygiene.yaml at the repository root)"
     )
-    parser.add_argument("--profile", help="policy profile: seed (default), emqx-cloud or strict")
+    add_profile(parser)
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     parser.add_argument(
         "--fail-on", choices=("error", "warning"), default="error", help="lowest severity that makes the exit code 1"

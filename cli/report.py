@@ -24,9 +24,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from certhygiene.cmdline import VAULT_ENV
+from certhygiene.cmdline import VAULT_ENV, add_profile
 
 STATUSES = ("expired", "expiring", "ok")
+# The engine's certificate facts a row shows.
+ROW_FACTS = ("subject", "serial", "issuer", "not_before", "not_after", "days_left", "is_ca")
 
 
 @dataclass
@@ -66,7 +68,7 @@ def register(subparsers: Any) -> None:
         help="'expiring' below N days left (default: the policy's min_days_left, 180 in the seed profile)",
     )
     parser.add_argument("--policy", metavar="FILE", help="policy file (default: .certhygiene.yaml here, if any)")
-    parser.add_argument("--profile", help="policy profile: seed (default), emqx-cloud or strict")
+    add_profile(parser)
     parser.add_argument(
         "--vault-password-file",
         metavar="FILE",
@@ -236,24 +238,12 @@ def render_table(rows: Sequence[Row], skipped: Sequence[Skipped], warn_days: int
 def _row(path: str, line: int, cert: Any, warn_days: int, vaulted: bool, now: datetime.datetime) -> Row | str:
     """The row of one certificate, or why it has none (a field cryptography cannot parse: a malformed subject,
     a duplicate extension); such a certificate is listed as skipped, the report goes on."""
-    from certhygiene.facts import days_left, is_ca, not_after, not_before, serial_text, subject_text
+    from certhygiene.facts import describe_certificate, not_after
 
     try:
-        expires = not_after(cert)
-        left = days_left(cert, now)
-        return Row(
-            path=path,
-            line=line,
-            subject=subject_text(cert),
-            serial=serial_text(cert),
-            issuer=str(cert.issuer.rfc4514_string()),
-            not_before=not_before(cert).isoformat(),
-            not_after=expires.isoformat(),
-            days_left=left,
-            status=status_of(left, expires <= now, warn_days),
-            is_ca=is_ca(cert),
-            vault=vaulted,
-        )
+        facts = describe_certificate(cert, now, keys=ROW_FACTS)
+        status = status_of(facts["days_left"], not_after(cert) <= now, warn_days)
+        return Row(path=path, line=line, **facts, status=status, vault=vaulted)
     except Exception as exc:  # whatever cryptography raises on a malformed field
         detail = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
         return f"the certificate cannot be read ({detail}); check it with: certhygiene check {path}"

@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
-from certhygiene.cmdline import VAULT_ENV, add_max_file_size
+from certhygiene.cmdline import VAULT_ENV, add_max_file_size, add_profile
 
 if TYPE_CHECKING:
     import argparse
@@ -46,7 +46,7 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--policy", metavar="FILE", help="policy file (default: .certhygiene.yaml in the current folder, if any)"
     )
-    parser.add_argument("--profile", help="policy profile: seed (default), emqx-cloud or strict")
+    add_profile(parser)
     parser.add_argument(
         "--vault-password-file",
         metavar="FILE",

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .certhygiene.policy import PROFILES
+
 POLICY_ARGS: dict[str, dict[str, Any]] = {
-    "profile": {"type": "str", "choices": ["seed", "emqx-cloud", "strict"]},
+    "profile": {"type": "str", "choices": list(PROFILES)},
     "policy": {"type": "path"},
     "policy_overrides": {"type": "dict"},
 }

@@ -254,6 +254,7 @@ from ..module_utils.certhygiene.policy import PolicyError, load_policy
 from ..module_utils.certhygiene.push import Material, push, remove
 from ..module_utils.deployment_api import CONNECTION_ARGS, build_deployment, endpoint_spec
 from ..module_utils.module_inputs import quiet_library_warnings, read_material
+from ..module_utils.module_policy import POLICY_ARGS
 
 ITEMS = ("certificate", "chain", "private_key", "client_ca_certificate")
 
@@ -278,7 +279,7 @@ def main() -> None:
         private_key_path={"type": "path"},
         client_ca_certificate={"type": "str", "aliases": ["client_ca_certificate_content"]},
         client_ca_certificate_path={"type": "path"},
-        profile={"type": "str", "choices": ["seed", "emqx-cloud", "strict"]},
+        profile=POLICY_ARGS["profile"],
         policy={"type": "path"},
         wait={"type": "bool", "default": True},
         wait_timeout={"type": "int", "default": 300},

@@ -27,6 +27,7 @@ def typed_lists() -> dict[str, list[str]]:
 
 def test_every_typed_profile_list_matches_the_engine() -> None:
     found = typed_lists()
-    assert len(found) >= 6, found  # the module docs, argument specs and role specs are all found
+    # tls_config's and the policy fragment's docs, the three roles' specs (argument specs derive from PROFILES).
+    assert len(found) >= 5, found
     wrong = {where: names for where, names in found.items() if names != list(PROFILES)}
     assert wrong == {}, f"profile lists differ from policy.PROFILES {list(PROFILES)}: {wrong}"

@@ -1,7 +1,7 @@
 # Copyright: certhygiene developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the command-line doors (the ``certhygiene`` CLI and the pre-commit hooks) share, so that neither door
-imports the other: the ``--max-file-size`` option and reading an Ansible vault password file.
+imports the other: the ``--profile`` and ``--max-file-size`` options and reading an Ansible vault password file.
 
 Nothing here prints: the doors say what went wrong, with their own name in front."""
 
@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess  # nosec B404 - an executable vault password file is run as Ansible runs it
 
-from .inputs import PASSWORD_MAX_BYTES, InputError, parse_size, read_regular
-
+# Other engine units are imported where they are used, so building a parser costs no more than the policy
+# profiles' names (pure Python, no cryptography).
 VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
 
 
@@ -22,10 +21,24 @@ class PasswordFileError(ValueError):
 
 def size_argument(value: str) -> int:
     """argparse type of ``--max-file-size``: ``16M``, ``512k``, a number of bytes."""
+    from .inputs import parse_size
+
     try:
         return parse_size(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_profile(parser: argparse.ArgumentParser) -> None:
+    # No argparse choices: an unknown name gets the policy's own message (which names the valid ones), as in a
+    # policy file.
+    from .policy import DEFAULT_PROFILE, PROFILES
+
+    others = [name for name in PROFILES if name != DEFAULT_PROFILE]
+    parser.add_argument(
+        "--profile",
+        help=f"policy profile: {DEFAULT_PROFILE} (default), {', '.join(others[:-1])} or {others[-1]}",
+    )
 
 
 def add_max_file_size(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +53,10 @@ def add_max_file_size(parser: argparse.ArgumentParser) -> None:
 
 def read_vault_password(path: str) -> bytes:
     """An Ansible vault password file: its first line, or the output of the file when it is executable."""
+    import subprocess  # nosec B404 - an executable vault password file is run as Ansible runs it
+
+    from .inputs import PASSWORD_MAX_BYTES, InputError, read_regular
+
     fix = f"Fix --vault-password-file or ${VAULT_ENV}."
     try:
         if os.access(path, os.X_OK) and not os.path.isdir(path):

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import ipaddress
 import re
@@ -229,25 +230,25 @@ def describe_certificate(
 
     ``keys`` picks some of the facts (in that order; ``public_key_sha256`` only when asked for); all the others
     by default."""
-    dns, ips = subject_alt_names(cert)
-    key = key_info(cert.public_key())
-    fingerprint = sha256_fingerprint(cert)
+    # Each is worked out only when a wanted fact needs it (a report lists thousands of certificates).
+    sans = functools.lru_cache(maxsize=None)(lambda: subject_alt_names(cert))
+    key_of = functools.lru_cache(maxsize=None)(lambda: key_info(cert.public_key()))
     facts: dict[str, Callable[[], Any]] = {
         "subject": lambda: subject_text(cert),
         "common_name": lambda: common_name(cert.subject),
         "issuer": lambda: str(cert.issuer.rfc4514_string()),
         "serial": lambda: serial_text(cert),
         "version": lambda: 3 if cert.version == x509.Version.v3 else 1,
-        "subject_alt_names": lambda: [f"DNS:{d}" for d in dns] + [f"IP:{i}" for i in ips],
+        "subject_alt_names": lambda: [f"DNS:{d}" for d in sans()[0]] + [f"IP:{i}" for i in sans()[1]],
         "not_before": lambda: not_before(cert).isoformat(),
         "not_after": lambda: not_after(cert).isoformat(),
         "days_left": lambda: days_left(cert, now),
-        "key_type": lambda: key.algorithm,
-        "key_size": lambda: key.size,
-        "key_name": lambda: key.name,
+        "key_type": lambda: key_of().algorithm,
+        "key_size": lambda: key_of().size,
+        "key_name": lambda: key_of().name,
         "is_ca": lambda: is_ca(cert),
         "self_signed": lambda: is_self_issued(cert),
-        "fingerprint_sha256": lambda: colon_hex(fingerprint),
+        "fingerprint_sha256": lambda: colon_hex(sha256_fingerprint(cert)),
         # SHA-1 here is a fingerprint people compare with other tools, not a security use.
         "fingerprint_sha1": lambda: colon_hex(
             hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest()  # noqa: S324
