@@ -19,8 +19,8 @@ def cases(folder: Path) -> list[tuple[str, dict[str, Any], str, str]]:
     api = {
         "api_url": "http://127.0.0.1:9/api",
         "deployment_id": "d1",
-        "api_key": "k",
-        "api_secret": "s",
+        "api_key": "an-api-key-1",
+        "api_secret": "an-api-secret-2",
         "private_key_path": str(folder / "unused.key"),
     }
     return [
@@ -52,6 +52,9 @@ def test_bad_path_and_both_forms_fail_alike(tmp_path: Path) -> None:
     folder = tmp_path / "material"
     folder.mkdir()
     (folder / "a-folder").mkdir()
+    # Readable files for the options read before the one under test (what they hold does not matter here).
+    (folder / "unused.crt").write_text(PEM)
+    (folder / "unused.key").write_text(PEM)
     tasks: list[dict[str, Any]] = []
     checks: list[tuple[str, str, str]] = []
     for index, (module, options, content, path) in enumerate(cases(folder)):
