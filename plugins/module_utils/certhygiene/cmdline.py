@@ -7,11 +7,14 @@ Nothing here prints: the doors say what went wrong, with their own name in front
 
 from __future__ import annotations
 
-import argparse
 import os
+from typing import TYPE_CHECKING
 
-# Other engine units are imported where they are used, so building a parser costs no more than the policy
-# profiles' names (pure Python, no cryptography).
+if TYPE_CHECKING:
+    import argparse
+
+# argparse and the other engine units are imported where they are used: a hook's fast path (no argparse) reads
+# VAULT_ENV from here, and building a parser costs no more than the policy profiles' names (no cryptography).
 VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
 
 
@@ -21,6 +24,8 @@ class PasswordFileError(ValueError):
 
 def size_argument(value: str) -> int:
     """argparse type of ``--max-file-size``: ``16M``, ``512k``, a number of bytes."""
+    import argparse
+
     from .inputs import parse_size
 
     try:
