@@ -336,7 +336,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, CRYPTOGRAPHY_REQUIREMENT, HAS_CRYPTOGRAPHY
-from ..module_utils.module_inputs import quiet_library_warnings, read_material
+from ..module_utils.module_inputs import material_declarations, material_options, quiet_library_warnings, read_material
 from ..module_utils.module_policy import POLICY_ARGS, load_module_policy
 
 
@@ -358,6 +358,10 @@ def load_issuer(module, issue):
 
 def main():
     quiet_library_warnings()
+    material_spec, constraints = material_declarations(
+        material_options("issuer_certificate"),
+        material_options("issuer_key", secret=True),
+    )
     argument_spec = dict(
         path=dict(type="path"),
         private_key_path=dict(type="path", required=True, no_log=False),
@@ -370,10 +374,7 @@ def main():
         days=dict(type="int"),
         not_after=dict(type="str"),
         renew_before_days=dict(type="int", default=30),
-        issuer_certificate_path=dict(type="path"),
-        issuer_certificate_content=dict(type="str"),
-        issuer_key_path=dict(type="path", no_log=False),
-        issuer_key_content=dict(type="str", no_log=True),
+        **material_spec,
         issuer_key_passphrase=dict(type="str", no_log=True),
         regenerate_key=dict(type="bool", default=False),
         backup=dict(type="bool", default=False),
@@ -381,11 +382,7 @@ def main():
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
-        mutually_exclusive=[
-            ("issuer_certificate_content", "issuer_certificate_path"),
-            ("issuer_key_content", "issuer_key_path"),
-            ("days", "not_after"),
-        ],
+        mutually_exclusive=[*constraints["mutually_exclusive"], ("days", "not_after")],
         required_one_of=[("path", "csr_path")],
         supports_check_mode=True,
     )

@@ -42,18 +42,19 @@ attributes:
     support: none
     details: The module changes nothing, so there is no diff.
 options:
-  certificate:
+  certificate_content:
     description:
       - The server certificate, PEM content.
-      - Exactly one of O(certificate), O(certificate_path) and O(paths) is required.
+      - Exactly one of O(certificate_content), O(certificate_path) and O(paths) is required.
     type: str
-    aliases: [certificate_content]
+    aliases: [certificate]
   paths:
     description:
       - Files and folders on the managed node to check as a repository (folders - every certificate, chain and key
         file under them, found by name and content). Which files belong together is worked out as the
         C(certhygiene check) command does.
-      - Mutually exclusive with the single-item options (O(certificate), O(chain), O(private_key) and their C(_path)).
+      - Mutually exclusive with the single-item options (O(certificate_content), O(chain_content),
+        O(private_key_content) and their C(_path)).
     type: list
     elements: path
   vault_password:
@@ -72,29 +73,29 @@ options:
     description:
       - Path of the server certificate file on the managed node.
     type: path
-  chain:
+  chain_content:
     description:
       - The certificate chain, PEM content (the intermediate certificates, without the server certificate).
     type: str
-    aliases: [chain_content]
+    aliases: [chain]
   chain_path:
     description:
       - Path of the certificate chain file on the managed node.
     type: path
-  private_key:
+  private_key_content:
     description:
       - The private key of the certificate, PEM content. It is never logged nor returned.
     type: str
-    aliases: [private_key_content]
+    aliases: [private_key]
   private_key_path:
     description:
       - Path of the private key file on the managed node.
     type: path
-  client_ca_certificate:
+  client_ca_certificate_content:
     description:
       - The client CA certificate, PEM content. Needed for two-way TLS (O(auth_type=two-way)).
     type: str
-    aliases: [client_ca_certificate_content]
+    aliases: [client_ca_certificate]
   client_ca_certificate_path:
     description:
       - Path of the client CA certificate file on the managed node.
@@ -315,7 +316,7 @@ policy:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, CRYPTOGRAPHY_REQUIREMENT, HAS_CRYPTOGRAPHY
-from ..module_utils.module_inputs import quiet_library_warnings, read_material
+from ..module_utils.module_inputs import material_declarations, material_options, quiet_library_warnings, read_material
 from ..module_utils.module_policy import POLICY_ARGS, load_module_policy
 
 # The items the module checks: (option name, argument of the engine's check_material).
@@ -343,15 +344,14 @@ def chain_facts(data, name):
 
 def main():
     quiet_library_warnings()
+    material_spec, constraints = material_declarations(
+        material_options("certificate", aliases=("certificate",), required=True, or_else=("paths",)),
+        material_options("chain", aliases=("chain",)),
+        material_options("private_key", aliases=("private_key",), secret=True),
+        material_options("client_ca_certificate", aliases=("client_ca_certificate",)),
+    )
     argument_spec = dict(
-        certificate=dict(type="str", aliases=["certificate_content"]),
-        certificate_path=dict(type="path"),
-        chain=dict(type="str", aliases=["chain_content"]),
-        chain_path=dict(type="path"),
-        private_key=dict(type="str", no_log=True, aliases=["private_key_content"]),
-        private_key_path=dict(type="path"),
-        client_ca_certificate=dict(type="str", aliases=["client_ca_certificate_content"]),
-        client_ca_certificate_path=dict(type="path"),
+        **material_spec,
         auth_type=dict(type="str", default="one-way", choices=["one-way", "two-way"]),
         **POLICY_ARGS,
         fail_on=dict(type="str", default="error", choices=["error", "warning"]),
@@ -359,12 +359,10 @@ def main():
         vault_password=dict(type="str", no_log=True),
         fail_on_skipped=dict(type="bool", default=False),
     )
-    singles = [name for option, _argument in ITEMS for name in (option, option + "_path")]
     module = AnsibleModule(
         argument_spec=argument_spec,
-        mutually_exclusive=[(option, option + "_path") for option, _argument in ITEMS]
-        + [("paths", single) for single in singles],
-        required_one_of=[("certificate", "certificate_path", "paths")],
+        mutually_exclusive=constraints["mutually_exclusive"] + [("paths", single) for single in material_spec],
+        required_one_of=constraints["required_one_of"],
         supports_check_mode=True,
     )
     if not HAS_CRYPTOGRAPHY:
@@ -379,7 +377,7 @@ def main():
     material = {}
     names = {}
     for option, argument in ITEMS:
-        data, name = read_material(module, option, option + "_path", max_bytes=policy.max_file_size)
+        data, name = read_material(module, option + "_content", option + "_path", max_bytes=policy.max_file_size)
         material[argument] = data
         if name is not None:
             names[argument] = name

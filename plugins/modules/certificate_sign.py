@@ -170,43 +170,37 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, CRYPTOGRAPHY_REQUIREMENT, HAS_CRYPTOGRAPHY
-from ..module_utils.module_inputs import quiet_library_warnings, read_material, read_path
-from ..module_utils.module_policy import POLICY_ARGS, load_module_policy
-
-# (content option, path option) of the material the module reads, all required.
-MATERIAL = (
-    ("csr_content", "csr_path"),
-    ("ca_certificate_content", "ca_certificate_path"),
-    ("ca_key_content", "ca_key_path"),
+from ..module_utils.module_inputs import (
+    material_declarations,
+    material_options,
+    quiet_library_warnings,
+    read_material,
+    read_path,
 )
+from ..module_utils.module_policy import POLICY_ARGS, load_module_policy
 
 
 def main():
     quiet_library_warnings()
+    material_spec, constraints = material_declarations(
+        material_options("csr", required=True),
+        material_options("ca_certificate", required=True),
+        material_options("ca_key", secret=True, required=True),
+        material_options("certificate"),
+    )
     module = AnsibleModule(
         argument_spec=dict(
-            csr_path=dict(type="path"),
-            csr_content=dict(type="str"),
-            ca_certificate_path=dict(type="path"),
-            ca_certificate_content=dict(type="str"),
-            ca_key_path=dict(type="path", no_log=False),
-            ca_key_content=dict(type="str", no_log=True),
+            **material_spec,
             ca_key_passphrase=dict(type="str", no_log=True),
             kind=dict(type="str", default="client", choices=["client", "server"]),
             days=dict(type="int"),
             not_after=dict(type="str"),
             renew_before_days=dict(type="int", default=30),
-            certificate_path=dict(type="path"),
-            certificate_content=dict(type="str"),
             path=dict(type="path"),
             **POLICY_ARGS,
         ),
-        mutually_exclusive=[
-            *MATERIAL,
-            ("certificate_content", "certificate_path"),
-            ("days", "not_after"),
-        ],
-        required_one_of=list(MATERIAL),
+        mutually_exclusive=[*constraints["mutually_exclusive"], ("days", "not_after")],
+        required_one_of=constraints["required_one_of"],
         supports_check_mode=True,
     )
     if not HAS_CRYPTOGRAPHY:

@@ -42,50 +42,50 @@ options:
   auth_type:
     description:
       - V(one-way) (only clients verify the server) or V(two-way) (the deployment also verifies client certificates
-        against O(client_ca_certificate)).
+        against O(client_ca_certificate_content)).
     type: str
     default: one-way
     choices: [one-way, two-way]
-  certificate:
+  certificate_content:
     description:
-      - The server certificate, as PEM content. Exactly one of O(certificate) and O(certificate_path)
+      - The server certificate, as PEM content. Exactly one of O(certificate_content) and O(certificate_path)
         is required when O(state=present).
       - If it holds more than one certificate the policy stops the task (rule C(bundle.multiple)); split the bundle.
     type: str
-    aliases: [certificate_content]
+    aliases: [certificate]
   certificate_path:
     description:
       - Path of the server certificate (PEM).
     type: path
-  chain:
+  chain_content:
     description:
       - The certificate chain (intermediates, without the server certificate), as PEM content.
       - Named C(certificate_chain) before 0.2 (still accepted); C(chain) as in the other modules.
     type: str
-    aliases: [certificate_chain, chain_content]
+    aliases: [chain, certificate_chain]
   chain_path:
     description:
       - Path of the certificate chain.
       - Named C(certificate_chain_path) before 0.2 (still accepted).
     type: path
     aliases: [certificate_chain_path]
-  private_key:
+  private_key_content:
     description:
       - The unencrypted private key of the certificate, as PEM content. Never logged or returned.
-      - Exactly one of O(private_key) and O(private_key_path) is required when O(state=present).
+      - Exactly one of O(private_key_content) and O(private_key_path) is required when O(state=present).
     type: str
-    aliases: [private_key_content]
+    aliases: [private_key]
   private_key_path:
     description:
       - Path of the private key.
     type: path
-  client_ca_certificate:
+  client_ca_certificate_content:
     description:
       - The CA certificate that signs client certificates, as PEM content.
-      - One of O(client_ca_certificate) and O(client_ca_certificate_path) is required when O(auth_type=two-way);
+      - One of O(client_ca_certificate_content) and O(client_ca_certificate_path) is required when O(auth_type=two-way);
         ignored for one-way TLS.
     type: str
-    aliases: [client_ca_certificate_content]
+    aliases: [client_ca_certificate]
   client_ca_certificate_path:
     description:
       - Path of the client CA certificate.
@@ -253,7 +253,7 @@ from ..module_utils.certhygiene._crypto import CRYPTOGRAPHY_IMPORT_ERROR, CRYPTO
 from ..module_utils.certhygiene.policy import PolicyError, load_policy
 from ..module_utils.certhygiene.push import Material, push, remove
 from ..module_utils.deployment_api import CONNECTION_ARGS, build_deployment, endpoint_spec
-from ..module_utils.module_inputs import quiet_library_warnings, read_material
+from ..module_utils.module_inputs import material_declarations, material_options, quiet_library_warnings, read_material
 from ..module_utils.module_policy import POLICY_ARGS
 
 ITEMS = ("certificate", "chain", "private_key", "client_ca_certificate")
@@ -261,24 +261,27 @@ ITEMS = ("certificate", "chain", "private_key", "client_ca_certificate")
 
 def _load(module: AnsibleModule, option: str) -> tuple[bytes | None, str]:
     """Bytes and display name of one item, from its content or its ``_path`` option."""
-    data, name = read_material(module, option, option + "_path", note="Nothing was sent to the deployment.")
+    data, name = read_material(
+        module, option + "_content", option + "_path", note="Nothing was sent to the deployment."
+    )
     return data, name or option
 
 
 def main() -> None:
     quiet_library_warnings()
     argument_spec: dict[str, Any] = dict(CONNECTION_ARGS)
+    material_spec, constraints = material_declarations(
+        material_options("certificate", aliases=("certificate",), required=("state", "present")),
+        material_options("chain", aliases=("chain", "certificate_chain"), path_aliases=("certificate_chain_path",)),
+        material_options("private_key", aliases=("private_key",), secret=True, required=("state", "present")),
+        material_options(
+            "client_ca_certificate", aliases=("client_ca_certificate",), required=("auth_type", "two-way")
+        ),
+    )
+    argument_spec.update(material_spec)
     argument_spec.update(
         state={"type": "str", "default": "present", "choices": ["present", "absent"]},
         auth_type={"type": "str", "default": "one-way", "choices": ["one-way", "two-way"]},
-        certificate={"type": "str", "aliases": ["certificate_content"]},
-        certificate_path={"type": "path"},
-        chain={"type": "str", "aliases": ["certificate_chain", "chain_content"]},
-        chain_path={"type": "path", "aliases": ["certificate_chain_path"]},
-        private_key={"type": "str", "no_log": True, "aliases": ["private_key_content"]},
-        private_key_path={"type": "path"},
-        client_ca_certificate={"type": "str", "aliases": ["client_ca_certificate_content"]},
-        client_ca_certificate_path={"type": "path"},
         profile=POLICY_ARGS["profile"],
         policy={"type": "path"},
         wait={"type": "bool", "default": True},
@@ -287,12 +290,8 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        mutually_exclusive=[(item, item + "_path") for item in ITEMS],
-        required_if=[
-            ("state", "present", ("certificate", "certificate_path"), True),
-            ("state", "present", ("private_key", "private_key_path"), True),
-            ("auth_type", "two-way", ("client_ca_certificate", "client_ca_certificate_path"), True),
-        ],
+        mutually_exclusive=constraints["mutually_exclusive"],
+        required_if=constraints["required_if"],
     )
     if not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib(CRYPTOGRAPHY_REQUIREMENT), exception=CRYPTOGRAPHY_IMPORT_ERROR)

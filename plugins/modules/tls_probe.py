@@ -264,11 +264,14 @@ connack:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.text.converters import to_text
 
 from ..module_utils.certhygiene.probe import HAS_PAHO, PAHO_IMPORT_ERROR, ProbeError, probe
+from ..module_utils.module_inputs import material_declarations, material_options, read_material
 
 
 def main():
+    material_spec, constraints = material_declarations(material_options("ca"))
     module = AnsibleModule(
         argument_spec=dict(
             url=dict(type="str"),
@@ -276,8 +279,7 @@ def main():
             port=dict(type="int"),
             transport=dict(type="str", choices=["mqtts", "wss"]),
             path=dict(type="str"),
-            ca_path=dict(type="path"),
-            ca_content=dict(type="str"),
+            **material_spec,
             server_name=dict(type="str"),
             client_cert=dict(type="path"),
             client_key=dict(type="path", no_log=False),
@@ -290,13 +292,15 @@ def main():
             fail_on_error=dict(type="bool", default=True),
         ),
         required_one_of=[("url", "host")],
-        mutually_exclusive=[("ca_path", "ca_content")],
+        mutually_exclusive=constraints["mutually_exclusive"],
         required_by={"client_key": "client_cert"},
         supports_check_mode=True,
     )
     if not HAS_PAHO:
         module.fail_json(msg=missing_required_lib("paho-mqtt"), exception=PAHO_IMPORT_ERROR)
     params = module.params
+    # Read here, bounded, so a bad ca_path fails in the words of every other module (not a hang on a FIFO).
+    ca_data, ca_name = read_material(module, "ca_content", "ca_path", note="Nothing was probed.")
     try:
         result = probe(
             params["url"],
@@ -304,8 +308,8 @@ def main():
             port=params["port"],
             transport=params["transport"],
             path=params["path"],
-            ca_path=params["ca_path"],
-            ca_data=params["ca_content"],
+            ca_data=None if ca_data is None else to_text(ca_data, errors="surrogate_or_replace"),
+            ca_name=None if ca_name == "ca_content" else ca_name,
             server_name=params["server_name"],
             client_cert=params["client_cert"],
             client_key=params["client_key"],

@@ -27,6 +27,7 @@ def cases(folder: Path) -> list[tuple[str, dict[str, Any], str, str]]:
         ("certificate_check", {}, "certificate_content", "certificate_path"),
         ("certificate_check", {"certificate_path": str(folder / "unused.crt")}, "chain_content", "chain_path"),
         ("tls_config", {**api, "certificate_path": str(folder / "unused.crt")}, "chain_content", "chain_path"),
+        ("tls_probe", {"url": "mqtts://127.0.0.1:9"}, "ca_content", "ca_path"),
         (
             "certificate_sign",
             {"ca_certificate_content": PEM, "ca_key_content": PEM},
@@ -82,6 +83,31 @@ def test_bad_path_and_both_forms_fail_alike(tmp_path: Path) -> None:
             wanted = "parameters are mutually exclusive: "
         asserts.append(f"{name}.failed and {wanted!r} in {name}.msg")
     tasks.append({"name": "same words", "ansible.builtin.assert": {"that": asserts, "quiet": True}})
+    run = run_playbook(tmp_path / "run", [{"hosts": "localhost", "gather_facts": False, "tasks": tasks}])
+    assert run.returncode == 0, run.output
+    assert "Traceback" not in run.output
+
+
+def test_neither_form_names_the_pair(tmp_path: Path) -> None:
+    """Where one of a pair is required and neither is given, the message names ``X_content, X_path``."""
+    api = {"api_url": "http://127.0.0.1:9/api", "deployment_id": "d1", "api_key": "k-1", "api_secret": "s-2"}
+    cases = [
+        ("certificate_check", {}, "certificate_content, certificate_path"),
+        ("tls_config", {**api, "private_key_path": "/nonexistent"}, "certificate_content, certificate_path"),
+        ("tls_config", {**api, "certificate_path": "/nonexistent"}, "private_key_content, private_key_path"),
+        (
+            "tls_config",
+            {**api, "auth_type": "two-way", "certificate_path": "/nonexistent", "private_key_path": "/nonexistent"},
+            "client_ca_certificate_content, client_ca_certificate_path",
+        ),
+        ("certificate_sign", {"ca_certificate_content": PEM, "ca_key_content": PEM}, "csr_content, csr_path"),
+    ]
+    tasks: list[dict[str, Any]] = []
+    asserts = []
+    for index, (module, options, pair) in enumerate(cases):
+        tasks.append({f"certhygiene.tls.{module}": options, "register": f"r{index}", "ignore_errors": True})
+        asserts.append(f"r{index}.failed and {pair!r} in r{index}.msg")
+    tasks.append({"name": "pair named", "ansible.builtin.assert": {"that": asserts, "quiet": True}})
     run = run_playbook(tmp_path / "run", [{"hosts": "localhost", "gather_facts": False, "tasks": tasks}])
     assert run.returncode == 0, run.output
     assert "Traceback" not in run.output

@@ -117,6 +117,42 @@ def test_push_one_way_is_idempotent_and_reads_back(tmp_path: Path, sandbox: Sand
     assert sandbox.get_tls().json["tlsType"] == "one-way"
 
 
+def test_canonical_content_names_and_old_aliases_push_the_same(
+    tmp_path: Path, sandbox: SandboxProcess, pki: SandboxPKI
+) -> None:
+    """``X_content`` (the names of 0.2) pushes; the same material under the old short names is no change."""
+    reset(sandbox)
+    before = sandbox.stats()["writes"]
+
+    def content(name: str) -> str:
+        return f"{{{{ lookup('ansible.builtin.file', '{pki.path(name)}') }}}}"
+
+    canonical = api_args(
+        sandbox,
+        certificate_content=content("server.pem"),
+        chain_content=content("ca.pem"),
+        private_key_content=content("server.key"),
+        wait_timeout=60,
+    )
+    aliases = api_args(
+        sandbox,
+        certificate=content("server.pem"),
+        chain=content("ca.pem"),
+        private_key=content("server.key"),
+        wait_timeout=60,
+    )
+    run = run_playbook(
+        tmp_path,
+        play(
+            task("tls_config", canonical, register="first"),
+            task("tls_config", aliases, register="second"),
+            {"ansible.builtin.assert": {"that": ["first is changed", "first.applied", "second is not changed"]}},
+        ),
+    )
+    assert run.returncode == 0, run.output
+    assert sandbox.stats()["writes"] - before == 1
+
+
 def test_check_mode_and_diff_predict_without_writing(tmp_path: Path, sandbox: SandboxProcess, pki: SandboxPKI) -> None:
     reset(sandbox)
     assert sandbox.push(pki.cert_with_chain, pki.key_pem).status == 200

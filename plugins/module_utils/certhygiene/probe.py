@@ -162,12 +162,15 @@ def tls_context(
     *,
     ca_path: str | None = None,
     ca_data: str | None = None,
+    ca_name: str | None = None,
     client_cert: str | None = None,
     client_key: str | None = None,
     client_key_password: str | None = None,
     check_hostname: bool = True,
 ) -> ssl.SSLContext:
-    """A strict client context: chain verified against the CA given (or the system trust), hostname checked."""
+    """A strict client context: chain verified against the CA given (or the system trust), hostname checked.
+
+    ``ca_name`` names ``ca_data`` in messages (the file it was read from, when the caller read it)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = check_hostname
     context.verify_mode = ssl.CERT_REQUIRED
@@ -175,7 +178,7 @@ def tls_context(
         try:
             context.load_verify_locations(cafile=ca_path, cadata=ca_data)
         except (OSError, ssl.SSLError, ValueError) as exc:
-            where = ca_path or "ca_data"
+            where = ca_path or ca_name or "ca_data"
             raise ProbeError(f"{where}: cannot load the CA certificate(s): {_reason(exc)}") from None
     else:
         context.load_default_certs()
@@ -439,6 +442,7 @@ def probe(
     path: str | None = None,
     ca_path: str | None = None,
     ca_data: str | None = None,
+    ca_name: str | None = None,
     server_name: str | None = None,
     client_cert: str | None = None,
     client_key: str | None = None,
@@ -454,10 +458,12 @@ def probe(
     if mqtt_version not in MQTT_VERSIONS:
         raise ProbeError(f"mqtt_version {mqtt_version!r}: use one of {', '.join(MQTT_VERSIONS)}")
     name = server_name or endpoint.host
-    trust = f"the CA in {ca_path}" if ca_path else ("the CA given" if ca_data else "the system trust store")
+    ca_file = ca_path or ca_name
+    trust = f"the CA in {ca_file}" if ca_file else ("the CA given" if ca_data else "the system trust store")
     context = tls_context(
         ca_path=ca_path,
         ca_data=ca_data,
+        ca_name=ca_name,
         client_cert=client_cert,
         client_key=client_key,
         client_key_password=client_key_password,
@@ -500,6 +506,7 @@ def probe(
         mqtt_context = tls_context(
             ca_path=ca_path,
             ca_data=ca_data,
+            ca_name=ca_name,
             client_cert=client_cert,
             client_key=client_key,
             client_key_password=client_key_password,
