@@ -105,13 +105,18 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"certhygiene report: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    rows, skipped = collect(args.paths, warn_days=warn_days, vault_password=password, max_bytes=policy.max_file_size)
+    errors: list[Skipped] = []
+    rows, skipped = collect(args.paths, warn_days=warn_days, vault_password=password, errors=errors, policy=policy)
     if args.format == "json":
         from certhygiene.report import safe_strings
 
         print(json.dumps(safe_strings(as_json(rows, skipped, warn_days)), indent=2))
     else:
         print(render_table(rows, skipped, warn_days))
+    for error in errors:
+        print(f"certhygiene report: {error.path}: {error.reason}", file=sys.stderr)
+    if errors:
+        return 2
     if args.fail_on:
         failing = ("expired",) if args.fail_on == "expired" else ("expired", "expiring")
         if any(row.status in failing for row in rows):
@@ -126,43 +131,49 @@ def collect(
     vault_password: bytes | None = None,
     now: datetime.datetime | None = None,
     max_bytes: int | None = None,
+    errors: list[Skipped] | None = None,
+    policy: Any = None,
 ) -> tuple[list[Row], list[Skipped]]:
     """Every certificate under ``paths`` (sorted by days left, then path and line) and the files skipped.
 
-    Only regular files are read, each up to ``max_bytes`` (default: 16 MiB); a FIFO, a device or a larger file
-    is listed as skipped with the reason, never read."""
-    from certhygiene.inputs import DEFAULT_MAX_BYTES, InputError, read_regular
-    from certhygiene.material import read_bytes
+    Files are read as ``certhygiene check`` reads them (the engine's layout: regular files only, each up to
+    ``max_bytes``, vault files decrypted in memory). A vault file the given password does not open is not a
+    skip but an error: it goes to ``errors`` when given."""
+    from certhygiene.inputs import InputError, check_readable
+    from certhygiene.layout import Layout
+    from certhygiene.material import ReadCache
+    from certhygiene.policy import load_policy
 
     now = now or datetime.datetime.now(datetime.timezone.utc)
+    if policy is None:
+        policy = load_policy(
+            profile="seed", overrides={"max_file_size": max_bytes} if max_bytes else {}, discover=False
+        )
+    layout = Layout(policy, os.getcwd(), vault_password, ReadCache())
     rows: list[Row] = []
     skipped: list[Skipped] = []
     for path in iter_files(paths):
         shown = _display(path)
-        try:
-            data = read_regular(path, max_bytes or DEFAULT_MAX_BYTES)
+        try:  # an unreadable or oversize file is a skip here, not the finding `check` makes of it
+            check_readable(path, policy.max_file_size)
         except InputError as exc:
             skipped.append(Skipped(shown, exc.reason))
             continue
-        material = read_bytes(data, shown)
-        vaulted = False
-        if material.form == "vault":
-            if vault_password is None:
-                skipped.append(
-                    Skipped(
-                        shown, f"Ansible Vault file: no vault password (pass --vault-password-file or set ${VAULT_ENV})"
-                    )
-                )
+        material = layout.load(path)
+        absolute = layout.abs(path)
+        if material is None:
+            if absolute in layout.vault_errors:
+                (errors if errors is not None else skipped).append(Skipped(shown, layout.vault_errors[absolute]))
                 continue
-            plain = _decrypt(data, vault_password)
-            if plain is None:
-                skipped.append(Skipped(shown, "Ansible Vault file: cannot decrypt it with the given vault password"))
-                continue
-            material = read_bytes(plain, shown)
-            vaulted = True
+            reason = layout.skips.get(absolute, "not read")
+            if absolute in layout.locked:
+                reason = f"Ansible Vault file: no vault password (pass --vault-password-file or set ${VAULT_ENV})"
+            skipped.append(Skipped(shown, reason))
+            continue
         if material.form == "pkcs12":
             skipped.append(Skipped(shown, "PKCS#12 file: its certificates are not read (convert it to PEM)"))
             continue
+        vaulted = absolute in layout.vaulted
         for block in material.certificates:
             row = _row(shown, block.start_line, block.certificate, warn_days, vaulted, now)
             if isinstance(row, str):
@@ -272,13 +283,4 @@ def _read_password(path: str) -> bytes | None:
         return read_vault_password(path)
     except PasswordFileError as exc:
         print(f"certhygiene report: {exc}", file=sys.stderr)
-        return None
-
-
-def _decrypt(data: bytes, password: bytes) -> bytes | None:
-    from certhygiene.vault import VaultError, decrypt_vault
-
-    try:
-        return decrypt_vault(data, password)
-    except VaultError:
         return None

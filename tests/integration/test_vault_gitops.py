@@ -257,9 +257,11 @@ def test_report_without_password_lists_vault_files_as_skipped(repo: Repo) -> Non
     assert all("no vault password" in reason for reason in skipped.values())
     table = run(repo.root, "certhygiene", "report")
     assert "skipped: certs/soon.crt: Ansible Vault file: no vault password" in table.stdout
+    # A password that does not open the vault files is an error, as for `certhygiene check` (exit 2).
     wrong = run(repo.root, "certhygiene", "report", "--format", "json", password_env=repo.wrong_password_file)
-    reasons = {entry["reason"] for entry in json.loads(wrong.stdout)["skipped"]}
-    assert reasons == {"Ansible Vault file: cannot decrypt it with the given vault password"}
+    assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+    assert "certs/soon.crt: the vault password does not open this Ansible Vault file" in wrong.stderr
+    assert json.loads(wrong.stdout)["skipped"] == []
 
 
 # ------------------------------------------------------------------ forbid-plaintext-private-keys

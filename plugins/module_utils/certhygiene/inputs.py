@@ -155,6 +155,14 @@ def read_regular(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def check_readable(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    """Raise what ``read_regular`` would raise before reading (not a regular file, too large, unreadable)."""
+    fd, size = _open_regular(path)
+    os.close(fd)
+    if size > max_bytes:
+        raise TooLarge(size, max_bytes)
+
+
 def read_head(path: str, count: int) -> bytes | None:
     """The first ``count`` bytes of the regular file ``path``; None for anything that is not one or cannot be read."""
     try:
