@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,3 +33,21 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory, precommit_env: dict[str,
     from support.precommit import snapshot_hook_repo
 
     return snapshot_hook_repo(tmp_path_factory.mktemp("certhygiene-hooks-repo"), precommit_env)
+
+
+@pytest.fixture
+def immutable() -> Iterator[Callable[[Path], None]]:
+    """Make paths immutable (chattr +i): even root cannot write there, as on a read-only mount."""
+    made: list[Path] = []
+
+    def make(path: Path) -> None:
+        if shutil.which("chattr") is None:
+            pytest.skip("chattr is not installed")
+        proc = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            pytest.skip(f"chattr +i is not supported here: {proc.stderr.strip()}")
+        made.append(path)
+
+    yield make
+    for path in made:
+        subprocess.run(["chattr", "-i", str(path)], check=False)

@@ -7,10 +7,7 @@
 
 from __future__ import annotations
 
-import shutil
 import stat
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +23,6 @@ KEY = key_pem(key("rsa", 2048, 83), "pkcs1")
 @pytest.fixture(scope="module")
 def pki() -> ThreeLevel:
     return three_level()
-
-
-@pytest.fixture
-def immutable() -> Iterator:
-    made: list[Path] = []
-
-    def make(path: Path) -> None:
-        if shutil.which("chattr") is None:
-            pytest.skip("chattr is not installed")
-        proc = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            pytest.skip(f"chattr +i is not supported here: {proc.stderr.strip()}")
-        made.append(path)
-
-    yield make
-    for path in made:
-        subprocess.run(["chattr", "-i", str(path)], check=False)
 
 
 def play(*tasks: dict[str, Any]) -> list[dict[str, Any]]:

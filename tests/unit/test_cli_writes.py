@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,23 +37,6 @@ def work(tmp_path: Path, pki: ThreeLevel) -> Path:
         (tmp_path / name).write_bytes(KEY)
         (tmp_path / name).chmod(0o600)
     return tmp_path
-
-
-@pytest.fixture
-def immutable() -> Iterator:
-    made: list[Path] = []
-
-    def make(path: Path) -> None:
-        if shutil.which("chattr") is None:
-            pytest.skip("chattr is not installed")
-        proc = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            pytest.skip(f"chattr +i is not supported here: {proc.stderr.strip()}")
-        made.append(path)
-
-    yield make
-    for path in made:
-        subprocess.run(["chattr", "-i", str(path)], check=False)
 
 
 def certhygiene(cwd: Path, command: str) -> subprocess.CompletedProcess[str]:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,24 +14,6 @@ from support.pki import key, key_pem
 
 KEY = key_pem(key("rsa", 2048, 80))
 BACKUP_NAME = re.compile(r"\.\d+\.\d{4}-\d{2}-\d{2}@\d{2}:\d{2}:\d{2}~$")
-
-
-@pytest.fixture
-def immutable() -> Iterator:
-    """Make paths immutable (chattr +i): even root cannot write there, as on a read-only mount."""
-    made: list[Path] = []
-
-    def make(path: Path) -> None:
-        if shutil.which("chattr") is None:
-            pytest.skip("chattr is not installed")
-        proc = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            pytest.skip(f"chattr +i is not supported here: {proc.stderr.strip()}")
-        made.append(path)
-
-    yield make
-    for path in made:
-        subprocess.run(["chattr", "-i", str(path)], check=False)
 
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
