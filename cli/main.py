@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.metadata
 import sys
 from collections.abc import Sequence
 
@@ -29,10 +28,27 @@ SUBCOMMANDS = (
 
 def version() -> str:
     """The installed distribution's version (pyproject.toml), which galaxy.yml repeats for the collection."""
+    # Here, not at the top: importlib.metadata (zipfile, email, pathlib ...) costs ~25 ms of every run.
+    import importlib.metadata
+
     try:
         return importlib.metadata.version("certhygiene")
     except importlib.metadata.PackageNotFoundError:
         return "unknown (not installed; run pip install .)"
+
+
+class _VersionAction(argparse._VersionAction):
+    """argparse's ``--version``, looking the version up only when the option is given."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        self.version = f"%(prog)s {version()}"
+        super().__call__(parser, namespace, values, option_string)
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -42,7 +58,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         description="Keep TLS certificates clean: check them against a deployment's import rules, "
         "repair chains, push them to a deployment, probe endpoints and run a local sandbox deployment.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--version", action=_VersionAction)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in SUBCOMMANDS:

@@ -50,7 +50,8 @@ def chain_path_for(path: str) -> str:
 
 def _multi_cert_name(path: str) -> bool:
     try:
-        from certhygiene.check import CHAIN_PATTERNS, FULLCHAIN_PATTERNS
+        # layout, not check: the names are all this needs, and check imports the whole rule engine
+        from certhygiene.layout import CHAIN_PATTERNS, FULLCHAIN_PATTERNS
 
         patterns: tuple[str, ...] = (*CHAIN_PATTERNS, *FULLCHAIN_PATTERNS)
     except ImportError:  # pragma: no cover - the rule engine ships with the hooks
@@ -79,9 +80,6 @@ def _read(path: str, max_bytes: int) -> bytes | str | None:
 
 def fix_file(path: str, max_bytes: int | None = None) -> tuple[bool, bool]:
     """Split ``path`` if it is a bundle. Returns (changed, failed); prints what it did or why not."""
-    from certhygiene.chain import ChainError, certificates_from_bytes, chain_outcome, dedupe, to_pem_chain
-    from certhygiene.facts import cert_label
-    from certhygiene.files import Output, WriteError, write_outputs
     from certhygiene.inputs import DEFAULT_MAX_BYTES
     from certhygiene.material import read_bytes
 
@@ -95,11 +93,14 @@ def fix_file(path: str, max_bytes: int | None = None) -> tuple[bool, bool]:
         say(f"{path}: skipped: {data}")
         return False, False
     material = read_bytes(data, path)
-    if material.form != "pem":
+    if material.form != "pem" or len(material.certificates) < 2:
         return False, False
+    # Only for a bundle: the chain builder (and its network imports for AIA) and the writer.
+    from certhygiene.chain import ChainError, certificates_from_bytes, chain_outcome, dedupe, to_pem_chain
+    from certhygiene.facts import cert_label
+    from certhygiene.files import Output, WriteError, write_outputs
+
     certs = dedupe(block.certificate for block in material.certificates)
-    if len(material.certificates) < 2:
-        return False, False
     if material.has_private_key:
         say(
             f"{path}: holds a private key and {len(certs)} certificates; not rewritten. Move the key to its own "

@@ -33,20 +33,19 @@ deterministic.
 from __future__ import annotations
 
 import datetime
-import http.client
 import os
-import socket
-import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import facts
 from ._crypto import ExtensionOID, pkcs7, serialization, x509
 from .inputs import DEFAULT_MAX_BYTES, InputError, read_regular
 from .material import Material, read_bytes, to_pem
+
+if TYPE_CHECKING:
+    import http.client
 
 #: Seconds one AIA download may take in all (connecting, redirects, a server that answers a byte at a time).
 AIA_TIMEOUT = 10.0
@@ -371,6 +370,8 @@ def _late(timeout: float) -> FetchError:
 
 def _cut(connection: http.client.HTTPConnection) -> None:
     """Past the deadline: shut the socket down, which wakes a read blocked on a server that dribbles."""
+    import socket
+
     sock = connection.sock
     if sock is not None:
         try:
@@ -386,6 +387,11 @@ def http_fetch(url: str, timeout: float, max_bytes: int) -> bytes:
     sends a byte every half second would otherwise hold it for as long as it likes. Modules pass one built on
     Ansible's ``open_url`` instead (proxies and Ansible's settings); the builder bounds every transport too.
     """
+    # Here, not at the top: splitting a bundle from files needs no network modules (~10 ms of imports).
+    import http.client
+    import threading
+    import urllib.parse
+
     deadline = time.monotonic() + timeout
     for _attempt in range(4):
         parts = urllib.parse.urlsplit(url)
@@ -425,6 +431,8 @@ def _fetch_within(fetch: Fetcher, url: str, timeout: float, max_bytes: int) -> b
     """``fetch(url, timeout, max_bytes)``, given up after ``timeout`` seconds (and a second's grace) whatever the
     transport does: a transport with only a per-read timeout is bounded too. A transport still running then is
     left to end on its own (a daemon thread: it never holds the process)."""
+    import threading
+
     outcome: dict[str, Any] = {}
 
     def work() -> None:

@@ -437,10 +437,7 @@ def _check_parallel(
     bundles, and a check reports only the findings located in the files it was given, whoever computed them, as
     pre-commit's parallel batches rely on: so each worker takes whole folders, and the merged report is the
     single-process report (findings sorted, files in the walk's order)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if not hasattr(os, "fork"):
         return None
     expanded = list(expand_absolute(paths))
     if len(expanded) < PARALLEL_MIN_FILES:
@@ -449,6 +446,12 @@ def _check_parallel(
     for path in expanded:
         folders.setdefault(os.path.dirname(path), []).append(path)
     if len(folders) < 2:
+        return None
+    # Only here: a small check does not pay the pool's imports (multiprocessing, concurrent.futures: ~7 ms).
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if "fork" not in multiprocessing.get_all_start_methods():
         return None
     policy = policy or load_policy(root=root)
     now = now or datetime.datetime.now(datetime.timezone.utc)

@@ -46,7 +46,7 @@ POLICY_FILE = ".certhygiene.yaml"
 POLICY_FILES = (".certhygiene.yaml", ".certhygiene.yml")
 DEFAULT_PROFILE = "seed"
 KEY_FORMATS = ("pkcs1", "pkcs8", "sec1", "openssh", "dsa")
-_KEY_NAME = re.compile(r"^(RSA_[0-9]{3,5}|DSA_[0-9]{3,5}|EC_[A-Za-z0-9]+|Ed25519|Ed448)$")
+_KEY_NAME = r"^(RSA_[0-9]{3,5}|DSA_[0-9]{3,5}|EC_[A-Za-z0-9]+|Ed25519|Ed448)$"  # compiled when a policy file names keys
 
 
 class PolicyError(ValueError):
@@ -293,7 +293,7 @@ def _apply(policy: Policy, settings: Mapping[str, Any], where: str) -> Policy:
     changes: dict[str, Any] = {}
     if "allowed_keys" in settings:
         keys = _string_list(settings["allowed_keys"], "allowed_keys", where)
-        bad = [k for k in keys if not _KEY_NAME.match(k)]
+        bad = [k for k in keys if not re.match(_KEY_NAME, k)]
         if bad:
             raise PolicyError(
                 f"{where}: allowed_keys: unknown key name(s) {', '.join(bad)}; "

@@ -5,11 +5,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import pathlib
 import re
-import urllib.parse
 from typing import Any
 
 from .check import REPORT_VERSION, Report
@@ -68,6 +65,8 @@ def render_json(report: Report) -> str:
     """The report as JSON; the schema is versioned by the top-level ``version`` field."""
     data = {"tool": {"name": TOOL_NAME, "version": TOOL_VERSION}, **report.as_dict()}
     data["version"] = REPORT_VERSION
+    import json  # here: the text report (every hook, the default format) does without it
+
     return json.dumps(safe_strings(data), indent=2) + "\n"
 
 
@@ -85,6 +84,8 @@ def safe_strings(value: Any) -> Any:
 
 def rules_as_json() -> str:
     """The rule catalog as JSON (``certhygiene rules --format json``)."""
+    import json
+
     return json.dumps({"version": REPORT_VERSION, "rules": [r.as_dict() for r in RULES.values()]}, indent=2) + "\n"
 
 
@@ -121,6 +122,9 @@ def sarif_rule(rule: Rule) -> dict[str, Any]:
 
 def _artifact(path: str, root: str) -> dict[str, Any]:
     """A repository-relative URI with ``uriBaseId`` SRCROOT; an absolute file URI for paths outside ``root``."""
+    import pathlib
+    import urllib.parse
+
     absolute = os.path.abspath(path)  # finding paths are as given: relative to the current folder
     relative = os.path.relpath(absolute, root)
     if relative == os.curdir or relative.split(os.sep, 1)[0] == os.pardir:
@@ -153,6 +157,9 @@ def _location(finding: Finding, root: str) -> dict[str, Any]:
 
 def render_sarif(report: Report, root: str | None = None) -> str:
     """SARIF 2.1.0: the full catalog as ``tool.driver.rules``, one result per finding, paths relative to ``root``."""
+    import json
+    import pathlib
+
     root = os.path.abspath(root or report.root or os.getcwd())
     rule_ids = list(RULES)
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
