@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 # Order is the order of `certhygiene --help`.
 SUBCOMMANDS = (
@@ -44,7 +45,7 @@ class _VersionAction(argparse._VersionAction):
         self,
         parser: argparse.ArgumentParser,
         namespace: argparse.Namespace,
-        values: object,
+        values: str | Sequence[Any] | None,
         option_string: str | None = None,
     ) -> None:
         self.version = f"%(prog)s {version()}"
