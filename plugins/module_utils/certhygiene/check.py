@@ -118,10 +118,29 @@ class Report:
 # ------------------------------------------------------------------ the engine
 
 
+class _Memo:
+    """What one check learns once and reuses: files and certificates read (ReadCache), ``_vet``'s verdicts by DER,
+    signature verdicts by (certificate DER, issuer DER), file rules' hits by content. Facts of the content alone
+    (under one policy, rule set and time), so a pool worker keeps one for all the folders it checks."""
+
+    def __init__(self) -> None:
+        self.read_cache = ReadCache()
+        self.vetted: dict[bytes, str | None] = {}
+        self.signatures: dict[tuple[bytes, bytes], bool] = {}
+        self.file_hits: dict[tuple[Any, ...], list[tuple[Rule, Hit]]] = {}  # _Run.run: file rules' hits by content
+
+
 class _Run:
     """One check: the policy, the rules to run, and the findings so far."""
 
-    def __init__(self, policy: Policy, rules: Iterable[str] | None, now: datetime.datetime | None, root: str) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        rules: Iterable[str] | None,
+        now: datetime.datetime | None,
+        root: str,
+        memo: _Memo | None = None,
+    ) -> None:
         self.policy = policy
         self.now = now or datetime.datetime.now(datetime.timezone.utc)
         self.root = root
@@ -151,11 +170,12 @@ class _Run:
         self.seen: dict[str, Material] = {}
         self.documents: set[str] = set()  # YAML/JSON documents: seen[path] holds every value's blocks
         # Work done once per check for what repeats across files (a chain's CA certificates, a chain file, stand
-        # in many folders): files and certificates read (ReadCache), _vet's verdicts by DER, signature verdicts
-        # (SetContext.signatures).
-        self.read_cache = ReadCache()
-        self.vetted: dict[bytes, str | None] = {}
-        self.signatures: dict[tuple[bytes, bytes], bool] = {}
+        # in many folders): see _Memo.
+        memo = memo or _Memo()
+        self.read_cache = memo.read_cache
+        self.vetted = memo.vetted
+        self.signatures = memo.signatures
+        self.file_hits = memo.file_hits
         # A certificate file's refs are wanted by its file rules and again as the leaf or chain of a set. The key is
         # id(material); the material is kept in the value, so the id cannot be reused while the run lives.
         self.refs: dict[tuple[int, str, bool, bool], tuple[Material, list[CertRef]]] = {}
@@ -193,10 +213,23 @@ class _Run:
                 self.saw(ref.material)
             for material, _block in ctx.keys:
                 self.saw(material)
+        memo_key: tuple[Any, ...] | None = None
         if scope == FILE and isinstance(ctx, FileContext):
             rules = self.file_rules_for[(bool(ctx.certs), ctx.material.has_private_key)]
+            content = ctx.material.content
+            if content is not None and keep is None and rewrite is None:
+                # File rules see the content, the role and the certificates' positions, never the path but to
+                # say where: a copy of a content seen before (a chain file standing in many folders) gets the
+                # same hits, located in it.
+                memo_key = (content, ctx.role, ctx.declared, ctx.vaulted, tuple(ref.position for ref in ctx.certs))
+                seen = self.file_hits.get(memo_key)
+                if seen is not None:
+                    for rule, hit in seen:
+                        self.add(rule, dataclasses.replace(hit, path=ctx.path))
+                    return
         else:
             rules = self.file_rules if scope == FILE else self.set_rules
+        found: list[tuple[Rule, Hit]] = []
         for rule in rules:
             try:
                 hits = list(rule.check(ctx))
@@ -206,7 +239,10 @@ class _Run:
             for hit in hits:
                 if keep is not None and not keep(rule, hit):
                     continue
+                found.append((rule, hit))
                 self.add(rule, rewrite(hit) if rewrite is not None else hit)
+        if memo_key is not None:
+            self.file_hits[memo_key] = found
 
     def add(self, rule: Rule, hit: Hit) -> None:
         if self.policy.ignored(rule.id, self.relative(hit.path)):
@@ -409,22 +445,28 @@ def check_paths(
     one is an input error (``Report.input_errors``).
     ``jobs`` > 1: folders are checked by that many processes (``_check_parallel``); the report is the same.
     """
+    given: list[str] | dict[str, str] = list(paths)
     if jobs > 1:
-        parallel = _check_parallel(list(paths), policy, root, rules, vault_password, now, jobs)
+        given = expand_absolute(given)  # walked once, whether the pool takes it or not
+        parallel = _check_parallel(given, policy, root, rules, vault_password, now, jobs)
         if parallel is not None:
             return parallel
     with warnings.catch_warnings(), _no_cyclic_gc():
         warnings.simplefilter("ignore")  # cryptography's deprecation notes about odd certificates: not for users
-        return _check_paths(list(paths), policy, root, rules, vault_password, now)
+        return _check_paths(given, policy, root, rules, vault_password, now)
 
 
 # Below this many files a process pool costs more than it saves (forking, and each worker pairing its folders).
 PARALLEL_MIN_FILES = 400
+# Tasks per worker: small enough that the workers finish together (a task is whole folders, and folders differ),
+# large enough that handing them out costs nothing next to checking them.
+TASKS_PER_JOB = 8
 _FORKED: tuple[Any, ...] = ()  # what the pool's workers share, set before they are forked (never pickled)
+_WORKER_MEMO: list[_Memo] = []  # a worker's _Memo, kept for all its tasks
 
 
 def _check_parallel(
-    paths: list[str],
+    expanded: dict[str, str],
     policy: Policy | None,
     root: str | None,
     rules: Iterable[str] | None,
@@ -435,16 +477,15 @@ def _check_parallel(
     """``check_paths`` by a pool of ``jobs`` forked processes, folder by folder; None where it cannot help (few
     files, one folder, no ``fork``). Pairing never looks beyond a certificate's folder except for the policy's
     bundles, and a check reports only the findings located in the files it was given, whoever computed them, as
-    pre-commit's parallel batches rely on: so each worker takes whole folders, and the merged report is the
+    pre-commit's parallel batches rely on: so each task is whole folders, and the merged report is the
     single-process report (findings sorted, files in the walk's order)."""
     if not hasattr(os, "fork"):
         return None
-    expanded = list(expand_absolute(paths))
     if len(expanded) < PARALLEL_MIN_FILES:
         return None
-    folders: dict[str, list[str]] = {}
-    for path in expanded:
-        folders.setdefault(os.path.dirname(path), []).append(path)
+    folders: dict[str, list[tuple[str, str]]] = {}
+    for path, absolute in expanded.items():
+        folders.setdefault(os.path.dirname(absolute), []).append((path, absolute))
     if len(folders) < 2:
         return None
     # Only here: a small check does not pay the pool's imports (multiprocessing, concurrent.futures: ~7 ms).
@@ -455,19 +496,20 @@ def _check_parallel(
         return None
     policy = policy or load_policy(root=root)
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    # Contiguous runs of folders, about four per worker (uneven folders balance out), in the walk's order.
-    target = max(1, len(expanded) // (jobs * 4))
-    chunks: list[list[str]] = [[]]
+    # Contiguous runs of folders in the walk's order, each about 1/TASKS_PER_JOB of a worker's share; the pool
+    # hands the next task to whichever worker is free, so uneven folders even out.
+    target = max(1, len(expanded) // (jobs * TASKS_PER_JOB))
+    tasks: list[list[tuple[str, str]]] = [[]]
     for files in folders.values():
-        if len(chunks[-1]) >= target:
-            chunks.append([])
-        chunks[-1].extend(files)
+        if len(tasks[-1]) >= target:
+            tasks.append([])
+        tasks[-1].extend(files)
     global _FORKED
     _FORKED = (policy, root, frozenset(rules) if rules is not None else None, vault_password, now)
     try:
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=context) as pool:
-            reports = list(pool.map(_check_chunk, chunks))
+        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context) as pool:
+            reports = list(pool.map(_check_task, tasks))
     except (OSError, RuntimeError):  # no processes to be had here: the same check in this process
         return None
     finally:
@@ -488,9 +530,14 @@ def _check_parallel(
     return merged
 
 
-def _check_chunk(files: list[str]) -> Report:
+def _check_task(files: list[tuple[str, str]]) -> Report:
+    """One pool task (in a worker): the files (path, absolute path) as ``check_paths`` would check them."""
     policy, root, rules, vault_password, now = _FORKED
-    return check_paths(files, policy, root=root, rules=rules, vault_password=vault_password, now=now)
+    if not _WORKER_MEMO:
+        _WORKER_MEMO.append(_Memo())
+    with warnings.catch_warnings(), _no_cyclic_gc():
+        warnings.simplefilter("ignore")
+        return _check_paths(dict(files), policy, root, rules, vault_password, now, _WORKER_MEMO[0])
 
 
 @contextlib.contextmanager
@@ -508,19 +555,21 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def _check_paths(
-    paths: list[str],
+    paths: list[str] | dict[str, str],
     policy: Policy | None,
     root: str | None,
     rules: Iterable[str] | None,
     vault_password: bytes | str | None,
     now: datetime.datetime | None,
+    memo: _Memo | None = None,
 ) -> Report:
+    """``check_paths`` in this process. ``paths``: as given, or already expanded (file -> absolute path)."""
     policy = policy or load_policy(root=root)
     root = os.path.abspath(root or os.getcwd())
     report = Report(profile=policy.profile, root=root)
-    run = _Run(policy, rules, now, root)
+    run = _Run(policy, rules, now, root, memo)
     layout = Layout(policy, root, vault_password, run.read_cache, run.signatures)
-    expanded = expand_absolute(paths)
+    expanded = paths if isinstance(paths, dict) else expand_absolute(paths)
     layout.absolute.update(expanded)
     given = set(expanded.values())
 

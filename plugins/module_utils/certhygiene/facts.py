@@ -191,9 +191,12 @@ def is_self_issued(cert: Any) -> bool:
     return bool(cert.subject == cert.issuer)
 
 
-def is_signed_by(cert: Any, issuer: Any) -> bool:
-    """True when ``issuer`` names and signs ``cert`` (RSA PKCS#1 v1.5 and PSS, ECDSA, EdDSA)."""
-    return is_directly_issued_by(cert, issuer)
+def is_signed_by(
+    cert: Any, issuer: Any, cert_der: bytes | None = None, issuer_der: bytes | None = None, issuer_key: Any = None
+) -> bool:
+    """True when ``issuer`` names and signs ``cert`` (RSA PKCS#1 v1.5 and PSS, ECDSA, EdDSA). The DERs and the
+    issuer's parsed public key, when the caller has them, make the common case cheaper (``_crypto``)."""
+    return is_directly_issued_by(cert, issuer, cert_der, issuer_der, issuer_key)
 
 
 def is_self_signed(cert: Any) -> bool:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from .inputs import InputError, read_head, read_regular
 
 if TYPE_CHECKING:
-    from .material import Material, ReadCache
+    from .material import Block, Material, ReadCache
     from .policy import Policy
 
 # Files a folder walk picks up by name (files named explicitly are always checked).
@@ -349,7 +349,7 @@ class Layout:
 
     def declared(self, path: str) -> bool:
         """A bundle names ``path`` as its certificate: it is a server certificate, whatever it looks like."""
-        return self.abs(path) in self._bundle_of
+        return bool(self._bundle_of) and self.abs(path) in self._bundle_of
 
     # --- roles
 
@@ -388,13 +388,15 @@ class Layout:
 
     # --- proof
 
-    def _signed_by(self, cert: Any, cert_der: bytes, issuer: Any, issuer_der: bytes) -> bool:
-        """``facts.is_signed_by``, once per pair of certificates (the check's rules share the verdicts)."""
-        key = (cert_der, issuer_der)
+    def _signed_by(self, cert: Block, issuer: Block) -> bool:
+        """``facts.is_signed_by`` of two certificate blocks, once per pair (the check's rules share the verdicts)."""
+        key = (cert.der, issuer.der)
         verdict = self.signatures.get(key)
         if verdict is None:
             try:
-                verdict = self._is_signed_by(cert, issuer)
+                verdict = self._is_signed_by(
+                    cert.certificate, issuer.certificate, cert.der, issuer.der, issuer.public_key
+                )
             except Exception:  # a malformed certificate proves nothing
                 verdict = False
             self.signatures[key] = verdict
@@ -426,7 +428,7 @@ class Layout:
         ca = self.first_ca(issuer_path)
         if ca is None or ca.der == leaf.der:
             return False
-        return self._signed_by(leaf.certificate, leaf.der, ca.certificate, ca.der)
+        return self._signed_by(leaf, ca)
 
     def ca_file(self, path: str) -> bool:
         """A file whose first certificate is a CA certificate without a server name (a CA file, not a leaf)."""
@@ -514,7 +516,7 @@ class Layout:
         return self.chains[key]
 
     def _chain_for(self, cert_path: str) -> Chain:
-        bundle = self._bundle_of.get(self.abs(cert_path))
+        bundle = self._bundle_of.get(self.abs(cert_path)) if self._bundle_of else None
         if bundle is not None:
             chain = self._bundle_member(bundle, "chain")
             if chain is None and bundle.chain is None:
@@ -565,11 +567,7 @@ class Layout:
                     ca = bool(is_ca(block.certificate))
                 except Exception:  # a malformed certificate is no issuer
                     ca = False
-                if (
-                    ca
-                    and block.der != leaf.der
-                    and self._signed_by(leaf.certificate, leaf.der, block.certificate, block.der)
-                ):
+                if ca and block.der != leaf.der and self._signed_by(leaf, block):
                     return path
         return None
 
@@ -590,7 +588,7 @@ class Layout:
         return self.key_files[key]
 
     def _key_for(self, cert_path: str) -> str | None:
-        bundle = self._bundle_of.get(self.abs(cert_path))
+        bundle = self._bundle_of.get(self.abs(cert_path)) if self._bundle_of else None
         if bundle is not None:
             return self._bundle_member(bundle, "private_key")
         folder, name = os.path.split(cert_path)
@@ -613,11 +611,11 @@ class Layout:
 
     def client_ca_for(self, cert_path: str) -> str | None:
         """The client CA an explicit bundle gives the certificate (two-way TLS); None: one-way or not said."""
-        bundle = self._bundle_of.get(self.abs(cert_path))
+        bundle = self._bundle_of.get(self.abs(cert_path)) if self._bundle_of else None
         return self._bundle_member(bundle, "client_ca") if bundle is not None else None
 
     def two_way(self, cert_path: str) -> bool:
-        bundle = self._bundle_of.get(self.abs(cert_path))
+        bundle = self._bundle_of.get(self.abs(cert_path)) if self._bundle_of else None
         return bundle is not None and bundle.client_ca is not None
 
     def _bundle_users(self, path: str, part: str) -> list[str] | None:

@@ -102,6 +102,9 @@ class Material:
     blocks: list[Block] = field(default_factory=list)
     problems: list[EncodingProblem] = field(default_factory=list)
     skip_reason: str | None = None  # form "skipped": why it was not read (not a regular file)
+    # The bytes it was read from, when the check's ReadCache keeps them (files up to 64 KiB): copies of one
+    # content are one key for what the engine works out once per content (check._Run: file rules' hits).
+    content: bytes | None = field(default=None, repr=False, compare=False)
     _ends: dict[int, int] = field(default_factory=dict, init=False, repr=False, compare=False)
     _indexed: int = field(default=-1, init=False, repr=False, compare=False)
 
@@ -171,7 +174,7 @@ def read_bytes(data: bytes, path: str = "<content>", cache: ReadCache | None = N
     found = cache.contents.get(data)
     if found is None:
         found = cache.contents[data] = _read(data, path, cache)
-    return Material(path, found.form, [block.copy() for block in found.blocks], list(found.problems))
+    return Material(path, found.form, [block.copy() for block in found.blocks], list(found.problems), content=data)
 
 
 _BOMS = (

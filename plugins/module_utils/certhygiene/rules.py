@@ -20,6 +20,7 @@ Two scopes:
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,7 +160,9 @@ class SetContext:
         key = (cert.block.der, issuer.block.der)
         verdict = self.signatures.get(key)
         if verdict is None:
-            verdict = self.signatures[key] = is_signed_by(cert.cert, issuer.cert)
+            verdict = self.signatures[key] = is_signed_by(
+                cert.cert, issuer.cert, cert.block.der, issuer.block.der, issuer.block.public_key
+            )
         return verdict
 
 
@@ -292,6 +295,12 @@ def _common_name(cert: Any) -> str | None:
         return None
 
 
+def _key_info_of(ref: CertRef) -> KeyInfo:
+    """The certificate's key type and size, from the public key parsed with it (``Block.public_key``)."""
+    public_key = ref.block.public_key
+    return key_info(public_key if public_key is not None else ref.cert.public_key())
+
+
 def _tlv(data: bytes, offset: int) -> tuple[int, int, int]:
     """(tag, start of the value, end of the value) of the DER element at ``offset``."""
     tag, first = data[offset], data[offset + 1]
@@ -416,12 +425,17 @@ def key_problem(policy: Any, info: KeyInfo) -> str | None:
     return f"has a {info.name} key; the policy allows {', '.join(policy.allowed_keys)}"
 
 
-def identity_problem(policy: Any, dns: Sequence[str], ips: Sequence[str], cn: str | None) -> str | None:
+def identity_problem(
+    policy: Any, dns: Sequence[str], ips: Sequence[str], cn: str | Callable[[], str | None] | None
+) -> str | None:
     """cert.identity: no FQDN or IP address in the subjectAltName (or, when the policy allows it and there is
-    no subjectAltName name at all, in the CN: clients ignore the CN otherwise)."""
+    no subjectAltName name at all, in the CN: clients ignore the CN otherwise). ``cn``: the CN, or a function
+    that reads it (only called when the subjectAltName does not settle it: reading a name is costly)."""
     names = [*dns, *ips]
     if any(is_fqdn_or_ip(name) for name in names):
         return None
+    if callable(cn):
+        cn = cn()
     if policy.identity_from_cn and not names and cn and is_fqdn_or_ip(cn):
         return None
     where = "subjectAltName or CN" if policy.identity_from_cn else "subjectAltName"
@@ -438,11 +452,13 @@ def days_left_problem(policy: Any, end: datetime.datetime, now: datetime.datetim
     return f"expires on {_date(end)}, in {left} days; the policy needs at least {policy.min_days_left} days left"
 
 
-def algorithm_problem(mine: KeyInfo, theirs: KeyInfo, signer: str) -> str | None:
-    """chain.algorithm: the certificate's key algorithm differs from its signing CA's."""
+def algorithm_problem(mine: KeyInfo, theirs: KeyInfo, signer: str | Callable[[], str]) -> str | None:
+    """chain.algorithm: the certificate's key algorithm differs from its signing CA's. ``signer``: how to name
+    the CA, or a function that names it (only called for a problem: a label reads the CA's subject)."""
     if mine.algorithm == theirs.algorithm:
         return None
-    return f"has a {mine.algorithm} key but its signing CA {signer} has a {theirs.algorithm} key"
+    named = signer() if callable(signer) else signer
+    return f"has a {mine.algorithm} key but its signing CA {named} has a {theirs.algorithm} key"
 
 
 # ---------------------------------------------------------------- the catalog
@@ -658,7 +674,7 @@ def cert_identity(ctx: FileContext) -> Iterator[Hit]:
         if ref.position != LEAF:
             continue
         dns, ips = subject_alt_names(ref.cert)
-        problem = identity_problem(ctx.policy, dns, ips, _common_name(ref.cert))
+        problem = identity_problem(ctx.policy, dns, ips, functools.partial(_common_name, ref.cert))
         if problem is None or _is_client_only(ref.cert):  # asked last: most certificates name their host
             continue
         yield Hit(f"{ref.name} {problem}", ctx.path, ref.line, cert=ref.cert)
@@ -824,7 +840,7 @@ def chain_algorithm(ctx: SetContext) -> Iterator[Hit]:
     signer = next((ref for ref in ctx.chain if ctx.signed_by(leaf, ref)), None)
     if signer is None or signer.block.der == leaf.block.der:
         return
-    problem = algorithm_problem(key_info(leaf.cert.public_key()), key_info(signer.cert.public_key()), signer.label)
+    problem = algorithm_problem(_key_info_of(leaf), _key_info_of(signer), lambda: signer.label)
     if problem:
         yield Hit(f"{leaf.name} {problem}", leaf.path, leaf.line, cert=leaf.cert)
 
