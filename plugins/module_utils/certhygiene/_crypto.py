@@ -14,6 +14,7 @@ Every other engine module imports these names from here.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -235,8 +236,7 @@ def _verify_rsa_pkcs1(cert: Any, cert_der: bytes, issuer_der: bytes, issuer_key:
         if _SIGNATURE_FAMILY.get(cert.signature_algorithm_oid.dotted_string) != "RSA":
             return None
         tbs, issuer_name, _subject = _tbs_names(cert_der)
-        _unused, _issuer, subject_name = _tbs_names(issuer_der)
-        if issuer_name != subject_name:
+        if issuer_name != _subject_name(issuer_der):
             return None
         issuer_key.verify(cert.signature, tbs, padding.PKCS1v15(), cert.signature_hash_algorithm)
     except InvalidSignature:
@@ -244,6 +244,12 @@ def _verify_rsa_pkcs1(cert: Any, cert_der: bytes, issuer_der: bytes, issuer_key:
     except (ValueError, TypeError, IndexError, UnsupportedAlgorithm):
         return None
     return True
+
+
+@functools.lru_cache(maxsize=64)
+def _subject_name(cert_der: bytes) -> bytes:
+    """The subject Name of an issuer's DER: the same few CAs sign every certificate of a check."""
+    return _tbs_names(cert_der)[2]
 
 
 def _tbs_names(cert_der: bytes) -> tuple[bytes, bytes, bytes]:

@@ -460,7 +460,7 @@ def check_paths(
 PARALLEL_MIN_FILES = 400
 # Tasks per worker: small enough that the workers finish together (a task is whole folders, and folders differ),
 # large enough that handing them out costs nothing next to checking them.
-TASKS_PER_JOB = 8
+TASKS_PER_JOB = 16
 _FORKED: tuple[Any, ...] = ()  # what the pool's workers share, set before they are forked (never pickled)
 _WORKER_MEMO: list[_Memo] = []  # a worker's _Memo, kept for all its tasks
 
@@ -496,14 +496,16 @@ def _check_parallel(
         return None
     policy = policy or load_policy(root=root)
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    # Contiguous runs of folders in the walk's order, each about 1/TASKS_PER_JOB of a worker's share; the pool
-    # hands the next task to whichever worker is free, so uneven folders even out.
+    # Runs of folders in the walk's order, each at most about 1/TASKS_PER_JOB of a worker's share (a larger folder
+    # is a task of its own), largest first: the pool hands the next task to whichever worker is free, so the
+    # workers finish together. The order of the work does not matter: the merged report is sorted.
     target = max(1, len(expanded) // (jobs * TASKS_PER_JOB))
     tasks: list[list[tuple[str, str]]] = [[]]
     for files in folders.values():
-        if len(tasks[-1]) >= target:
+        if tasks[-1] and len(tasks[-1]) + len(files) > target:
             tasks.append([])
         tasks[-1].extend(files)
+    tasks.sort(key=len, reverse=True)
     global _FORKED
     _FORKED = (policy, root, frozenset(rules) if rules is not None else None, vault_password, now)
     try:
@@ -578,6 +580,7 @@ def _check_paths(
         return layout.abs(hit.path) in given
 
     leaf_files: list[str] = []
+    known: dict[str, tuple[Material, str, bool, list[CertRef]]] = {}  # certificate files read: what _check_set needs
     extra_leaf_files: list[str] = []  # certificates of the given chain, key and client CA files
     chain_files: list[tuple[str, Material]] = []  # given files that may serve as a chain (chain or CA files)
     for path in expanded:
@@ -596,11 +599,13 @@ def _check_paths(
             continue
         report.files_checked.append(path)
         role = layout.role(path, material)
+        declared = layout.declared(path)
         client = role == "certificate" and bool(material.certificates) and layout.is_client(path, material)
-        refs = run.cert_refs(material, role, layout.declared(path), client)
+        refs = run.cert_refs(material, role, declared, client)
         run.run(FILE, FileContext(material, role, refs, policy, run.now, vaulted=key in layout.vaulted))
         if role in ("certificate", "bundle") and refs:
             leaf_files.append(path)
+            known[key] = (material, role, declared, refs)
             if refs[0].position == CA:
                 chain_files.append((path, material))
         elif role == "chain":
@@ -626,7 +631,7 @@ def _check_paths(
         if key in done:
             continue
         done.add(key)
-        _check_set(run, layout, path, used_chains, in_given)
+        _check_set(run, layout, path, used_chains, in_given, known.get(key))
 
     for user, path in contradicted:
         _check_named_chain(run, layout, user, path)
@@ -642,16 +647,29 @@ def _check_paths(
     return report
 
 
-def _check_set(run: _Run, layout: Layout, path: str, used_chains: set[str], keep: Any) -> None:
-    material = layout.load(path)
-    if material is None:
-        return
-    role = layout.role(path, material)
-    if role not in ("certificate", "bundle") or not material.certificates:
-        return
-    declared = layout.declared(path)
-    client = role == "certificate" and layout.is_client(path, material)
-    refs = run.cert_refs(material, role, declared, client)
+def _check_set(
+    run: _Run,
+    layout: Layout,
+    path: str,
+    used_chains: set[str],
+    keep: Any,
+    known: tuple[Material, str, bool, list[CertRef]] | None = None,
+) -> None:
+    """The set rules on the certificate file ``path`` with its chain, key and client CA. ``known``: the file's
+    (material, role, declared, refs) when the file rules already worked them out."""
+    if known is not None:
+        material, role, declared, refs = known
+    else:
+        loaded = layout.load(path)
+        if loaded is None:
+            return
+        material = loaded
+        role = layout.role(path, material)
+        if role not in ("certificate", "bundle") or not material.certificates:
+            return
+        declared = layout.declared(path)
+        client = role == "certificate" and layout.is_client(path, material)
+        refs = run.cert_refs(material, role, declared, client)
     if not refs:
         return
     leaf = refs[0]

@@ -79,7 +79,13 @@ def is_candidate(path: str) -> bool:
     """Whether ``path`` may hold TLS material: a known extension, ``chain`` in the name, or content that opens
     with PEM armour or ``Bag Attributes`` (its first 512 bytes are read); a YAML or JSON document when its bytes
     hold PEM armour, ``kind: Secret``, ``$ANSIBLE_VAULT`` or a ``sops`` key. Only regular files are opened."""
-    lower = os.path.basename(path).lower()
+    return _is_candidate(os.path.basename(path), os.path.join(os.path.dirname(path), ""))
+
+
+def _is_candidate(name: str, prefix: str) -> bool:
+    """``is_candidate`` of the file ``name`` in the folder ``prefix`` (which ends with a separator)."""
+    lower = name.lower()
+    path = prefix + name
     if lower.endswith(DOCUMENT_EXTENSIONS):
         # YAML/JSON: material only when the pre-scan finds armour, a Secret, a vault value or SOPS (documents.py).
         from .documents import is_document_candidate
@@ -98,25 +104,33 @@ def expand_paths(paths: Iterable[str]) -> list[str]:
 
 def expand_absolute(paths: Iterable[str]) -> dict[str, str]:
     """``expand_paths``' files (in order), each with its absolute path (which the walk works out anyway)."""
-    out: list[str] = []
-    for path in paths:
-        if os.path.isdir(path):
-            found: list[str] = []
-            for folder, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
-                prefix = os.path.join(folder, "")  # prefix + name == os.path.join(folder, name)
-                found.extend(prefix + name for name in files if is_candidate(prefix + name))
-            out.extend(sorted(found))
-        else:
-            out.append(path)
     unique: dict[str, str] = {}
     seen: set[str] = set()
     cwd = os.getcwd()
-    for path in out:
-        key = os.path.normpath(os.path.join(cwd, path))  # os.path.abspath, without a getcwd() per path
-        if key not in seen:
-            seen.add(key)
-            unique[os.path.normpath(path)] = key
+    for path in paths:
+        if os.path.isdir(path):
+            # A folder's files: their paths are the folder's (normalised once) and the name, which needs no
+            # normalising; sorted as whole paths, as before.
+            found: list[tuple[str, str, str]] = []
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
+                prefix = os.path.join(folder, "")  # prefix + name == os.path.join(folder, name)
+                normal = os.path.normpath(folder)
+                shown = "" if normal == os.curdir else os.path.join(normal, "")
+                absolute = os.path.join(os.path.normpath(os.path.join(cwd, folder)), "")
+                found.extend(
+                    (prefix + name, shown + name, absolute + name) for name in files if _is_candidate(name, prefix)
+                )
+            found.sort()
+            for _walked, shown_path, key in found:
+                if key not in seen:
+                    seen.add(key)
+                    unique[shown_path] = key
+        else:
+            key = os.path.normpath(os.path.join(cwd, path))  # os.path.abspath, without a getcwd() per path
+            if key not in seen:
+                seen.add(key)
+                unique[os.path.normpath(path)] = key
     return unique
 
 
@@ -654,22 +668,18 @@ class Layout:
         explicit = self._bundle_users(key_path, "private_key")
         if explicit is not None:
             return [path for path in explicit if os.path.exists(path)]
-        folder, name = os.path.split(key_path)
+        folder = os.path.dirname(key_path)
         index = self.folder(folder)
-        prefixes = [name[: -len(s)] for s in _KEY_SUFFIXES if name.endswith(s) and len(name) > len(s)]
-        candidates = sorted({c for prefix in prefixes for c in index.cert_by_stem.get(prefix, [])})
-        if name == "privkey.pem":
-            candidates += [c for c in ("cert.pem", "fullchain.pem") if c in index.present]
-        target = self.abs(key_path)
-        out = []
-        for candidate in candidates:
-            if candidate == name:
-                continue
-            path = os.path.join(folder, candidate)
-            found = self.key_for(path)
-            if found is not None and self.abs(found) == target:
-                out.append(path)
-        return out
+        if index.key_users is None:
+            # Every certificate file of the folder, its key found once: the reverse of key_for (which the
+            # certificates' sets ask for anyway).
+            index.key_users = {}
+            prefix = os.path.join(folder, "")
+            for candidate in index.cert_files:
+                found = self.key_for(prefix + candidate)
+                if found is not None:
+                    index.key_users.setdefault(self.abs(found), []).append(prefix + candidate)
+        return list(index.key_users.get(self.abs(key_path), []))
 
     def certs_using_client_ca(self, path: str) -> list[str]:
         """Certificate files whose bundle names ``path`` as the client CA."""
@@ -707,6 +717,7 @@ class _Folder:
                     self.client_cas.append(name)
         self.issuers: list[str] | None = None  # Layout.issuers
         self.users: dict[str, list[tuple[str, bool]]] | None = None  # Layout.certs_using_chain
+        self.key_users: dict[str, list[str]] | None = None  # Layout.certs_using_key: by the key's absolute path
 
 
 __all__ = [
