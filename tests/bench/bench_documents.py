@@ -85,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     cores = os.cpu_count() or 1
     pem_corpus = make_corpus(args.files)
     yaml_corpus = make_yaml_corpus(args.files)
-    certhygiene = str(BIN / "certhygiene")
+    # As people run it: the package installed from a wheel (pip install ., not editable), its python for the
+    # floors; the editable .venv when that cannot be built (the table says which).
+    installed = hook_env() or BIN
+    certhygiene = str(installed / "certhygiene")
     load = os.getloadavg()[0]
     timed([certhygiene, "rules"])  # bytecode
 
@@ -101,8 +104,6 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. one hook run on one file against python + the cryptography import
     one = next(p for p in sorted(pem_corpus.rglob("*.crt")))
-    #    as pre-commit installs the hook (a non-editable venv: bench_check's), its python for the floor
-    installed = hook_env() or BIN
     hook_cmd = [str(installed / "certhygiene-hook"), str(one.relative_to(pem_corpus))]
     hook = median_wall(args.hook_runs, hook_cmd, str(pem_corpus))
     floor = median_wall(args.hook_runs, [str(installed / "python"), "-c", "import cryptography.x509"])
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     n = args.files
     print(f"\ncorpora: {n} PEM files, {n} YAML files without material; {cores} cores; load {load:.1f}")
+    print(f"certhygiene from {installed.parent} ({'installed, not editable' if installed != BIN else 'editable'})")
     print(f"{'what':44} {'wall s':>8} {'ms/file':>8}")
     for label, wall in (
         (f"certhygiene check --jobs {cores} (PEM corpus)", best["pool"]),
