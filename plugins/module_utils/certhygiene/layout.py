@@ -166,6 +166,9 @@ def _first_certificate(material: Material | None) -> Any:
     return None
 
 
+_UNKNOWN = object()  # Layout.name_roles: not worked out yet (None is a role: no role by name)
+
+
 def _says_client(name: str) -> bool:
     if "client" not in name.lower():
         return False
@@ -367,18 +370,20 @@ class Layout:
 
     # --- roles
 
-    def name_role(self, path: str) -> str | None:
-        """``bundle`` (full chain), ``chain`` or None, from the file's name (and the policy's globs)."""
-        if path not in self.name_roles:
-            self.name_roles[path] = self._name_role(path)
-        return self.name_roles[path]
+    def name_role(self, path: str, name: str | None = None) -> str | None:
+        """``bundle`` (full chain), ``chain`` or None, from the file's name (and the policy's globs); ``name``:
+        the file's name when the caller has it."""
+        role = self.name_roles.get(path, _UNKNOWN)
+        if role is _UNKNOWN:
+            role = self.name_roles[path] = self._name_role(path, name)
+        return role  # type: ignore[return-value]
 
-    def _name_role(self, path: str) -> str | None:
+    def _name_role(self, path: str, name: str | None = None) -> str | None:
         if self._bundles_by_member:
             explicit = self.bundle_role(path)
             if explicit is not None:
                 return {"chain": "chain", "client_ca": "client_ca"}.get(explicit, "") or None
-        name = os.path.basename(path).lower()
+        name = (name if name is not None else os.path.basename(path)).lower()
         if _fullchain_name(name):
             return "bundle"
         if _chain_name(name):
@@ -701,7 +706,7 @@ class _Folder:
         self.cert_by_stem: dict[str, list[str]] = {}
         self.client_cas: list[str] = []
         for name in names:
-            role = name_role(prefix + name)
+            role = name_role(prefix + name, name)
             if role == "chain":
                 self.chains.append(name)
                 self.chain_names.add(name)
