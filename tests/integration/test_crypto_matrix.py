@@ -45,6 +45,7 @@ ENGINE_TESTS = (
     "tests/unit/test_vault.py",
     "tests/unit/test_openssl_recipes.py",
     "tests/unit/test_crypto_compat.py",
+    "tests/unit/test_signature_fast_path.py",
 )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from certhygiene._crypto import _tbs_names, _verify_rsa_pkcs1, is_directly_issued_by
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 from support.pki import issue, issue_pss, key, three_level
@@ -107,3 +108,66 @@ def test_garbage_der_is_handed_over_not_raised() -> None:
     public = pki.intermediate.key.public_key()
     for broken in (b"", b"\x30\x03\x02\x01", der(pki.leaf.cert)[:40]):
         assert _verify_rsa_pkcs1(pki.leaf.cert, broken, der(pki.intermediate.cert), public) is None
+
+
+def _foreign_certificates() -> list[Any]:
+    """Certificates nobody here made: the machine's CA store, certifi's bundle, cryptography-vectors' x509 PEM
+    files (RSA, PSS, ECDSA, DSA, odd names, odd encodings)."""
+    import glob
+    import os
+    import re
+
+    paths = ["/etc/ssl/certs/ca-certificates.crt"]
+    try:  # the test environment has both; the cryptography matrix's environments carry pytest alone
+        import certifi
+        import cryptography_vectors
+    except ImportError:
+        pass
+    else:
+        vectors = os.path.join(os.path.dirname(cryptography_vectors.__file__), "x509")
+        paths += [certifi.where(), *sorted(glob.glob(os.path.join(vectors, "**", "*.pem"), recursive=True))]
+    found: dict[bytes, Any] = {}
+    for path in paths:
+        if not os.path.isfile(path):
+            continue
+        with open(path, "rb") as handle:
+            data = handle.read()
+        # one block at a time (load_pem_x509_certificates is cryptography 39+)
+        for block in re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", data, re.S):
+            try:
+                cert = x509.load_pem_x509_certificate(block)
+                found.setdefault(der(cert), cert)
+            except Exception:  # noqa: S112 - a vector that cryptography refuses is no pair to compare
+                continue
+    return list(found.values())
+
+
+@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning", "ignore::UserWarning")
+def test_foreign_certificates_get_the_same_verdicts() -> None:
+    """Every certificate against itself and against every certificate whose subject is its issuer (the pairs a
+    chain check asks about), by both paths."""
+    certs = _foreign_certificates()
+    assert len(certs) > 100  # the stores are there: the test is about something
+    by_subject: dict[bytes, list[Any]] = {}
+    for cert in certs:
+        try:
+            by_subject.setdefault(cert.subject.public_bytes(), []).append(cert)
+        except ValueError:
+            continue
+    pairs = 0
+    fast_answers = 0
+    for cert in certs:
+        try:
+            issuer_name = cert.issuer.public_bytes()
+        except ValueError:
+            continue
+        for issuer in [cert, *by_subject.get(issuer_name, [])]:
+            try:
+                issuer_der, issuer_key = der(issuer), issuer.public_key()
+            except (ValueError, UnsupportedAlgorithm):
+                continue
+            verdict = full(cert, issuer)
+            assert is_directly_issued_by(cert, issuer, der(cert), issuer_der, issuer_key) is verdict
+            fast_answers += _verify_rsa_pkcs1(cert, der(cert), issuer_der, issuer_key) is not None
+            pairs += 1
+    assert pairs > len(certs) and fast_answers > 100  # most pairs took the fast path: it was tested

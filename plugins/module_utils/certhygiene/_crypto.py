@@ -226,14 +226,19 @@ def is_directly_issued_by(
         return False
 
 
+# sha256/384/512WithRSAEncryption: what every cryptography release verifies alike. (Newer releases refuse SHA-1
+# and MD5 signatures that older ones verify: those stay with the full verification, whose verdict they had.)
+_RSA_PKCS1_SHA2 = frozenset({"1.2.840.113549.1.1.11", "1.2.840.113549.1.1.12", "1.2.840.113549.1.1.13"})
+
+
 def _verify_rsa_pkcs1(cert: Any, cert_der: bytes, issuer_der: bytes, issuer_key: Any) -> bool | None:
-    """``is_directly_issued_by`` for an RSA PKCS#1 v1.5 signature whose issuer and subject names are the same
-    bytes; None for anything else (the full verification decides: names may still match when compared as
+    """``is_directly_issued_by`` for an RSA PKCS#1 v1.5 SHA-2 signature whose issuer and subject names are the
+    same bytes; None for anything else (the full verification decides: names may still match when compared as
     names)."""
     if not isinstance(issuer_key, rsa.RSAPublicKey):
         return None
     try:
-        if _SIGNATURE_FAMILY.get(cert.signature_algorithm_oid.dotted_string) != "RSA":
+        if cert.signature_algorithm_oid.dotted_string not in _RSA_PKCS1_SHA2:
             return None
         tbs, issuer_name, _subject = _tbs_names(cert_der)
         if issuer_name != _subject_name(issuer_der):
