@@ -289,6 +289,14 @@ def make_spec(
         ips = ips + tuple(i for i in cn_ips if i not in ips)
     if kind in ("ca", "intermediate") and (dns or ips):
         raise IssueError(f"subject_alt_names are for server and client certificates, not for kind {kind}")
+    valid_days, end, renew = _validity(kind, days, not_after, renew_before_days)
+    return CertSpec(kind, pairs, dns, ips, key, valid_days, end, renew)
+
+
+def _validity(
+    kind: str, days: int | None, not_after: Any, renew_before_days: int | None
+) -> tuple[int, datetime.datetime | None, int]:
+    """(days valid, the fixed end if given, days before the end to renew) of a certificate to issue or sign."""
     if days is not None and not_after not in (None, ""):
         raise IssueError("days and not_after are mutually exclusive")
     valid_days = DEFAULT_DAYS[kind] if days is None else int(days)
@@ -297,7 +305,7 @@ def make_spec(
     renew = DEFAULT_RENEW_BEFORE_DAYS if renew_before_days is None else int(renew_before_days)
     if renew < 0:
         raise IssueError("renew_before_days must not be negative")
-    return CertSpec(kind, pairs, dns, ips, key, valid_days, parse_not_after(not_after), renew)
+    return valid_days, parse_not_after(not_after), renew
 
 
 # --------------------------------------------------------------------------- policy
@@ -1269,15 +1277,8 @@ def csr_spec(
         ips = tuple(str(v) for v in san.get_values_for_type(x509.IPAddress))
     except (x509.ExtensionNotFound, ValueError):
         dns, ips = (), ()
-    if days is not None and not_after not in (None, ""):
-        raise IssueError("days and not_after are mutually exclusive")
-    valid_days = DEFAULT_DAYS[kind] if days is None else int(days)
-    if valid_days < 1:
-        raise IssueError(f"days must be at least 1, not {valid_days}")
-    renew = DEFAULT_RENEW_BEFORE_DAYS if renew_before_days is None else int(renew_before_days)
-    if renew < 0:
-        raise IssueError("renew_before_days must not be negative")
-    return CertSpec(kind, pairs, dns, ips, key, valid_days, parse_not_after(not_after), renew)
+    valid_days, end, renew = _validity(kind, days, not_after, renew_before_days)
+    return CertSpec(kind, pairs, dns, ips, key, valid_days, end, renew)
 
 
 def sign_csr(
