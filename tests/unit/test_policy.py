@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from certhygiene.check import check_paths
 from certhygiene.findings import ERROR, WARNING
-from certhygiene.policy import PROFILES, Policy, PolicyError, load_policy, path_matches
+from certhygiene.policy import PROFILES, PolicyError, load_policy, path_matches
 from support.pki import issue, key, key_pem, pem, three_level
 
 
@@ -85,13 +85,9 @@ def test_profile_argument_wins_over_the_file_and_overrides_come_last(tmp_path: P
 
 
 def test_empty_file_is_the_profile(tmp_path: Path) -> None:
-    assert load_policy(path=str(write_policy(tmp_path, ""))) == dataclass_replace_source(PROFILES["seed"], tmp_path)
-
-
-def dataclass_replace_source(policy: Policy, folder: Path) -> Policy:
-    import dataclasses
-
-    return dataclasses.replace(policy, source=str(folder / ".certhygiene.yaml"))
+    assert load_policy(path=str(write_policy(tmp_path, ""))) == PROFILES["seed"].replace(
+        source=str(tmp_path / ".certhygiene.yaml")
+    )
 
 
 BAD: list[tuple[str, str]] = [

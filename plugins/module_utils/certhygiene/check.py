@@ -16,15 +16,14 @@ means every candidate file under it is given. Each file is read and parsed once.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime
 import gc
 import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._record import Record
 from .facts import describe_certificate, is_ca, key_info, not_after, not_before, subject_alt_names
 from .findings import ERROR, WARNING, Finding
 from .inputs import InputError, NotRegularFile
@@ -66,22 +65,44 @@ if TYPE_CHECKING:
 REPORT_VERSION = 1
 
 
-@dataclass
-class Report:
+class Report(Record):
     """What a check found."""
 
-    findings: list[Finding] = field(default_factory=list)
-    files_checked: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    _fields = ("findings", "files_checked", "skipped", "locked", "input_errors", "profile", "root", "facts")
+    __hash__ = None  # type: ignore[assignment]  # it changes: unhashable, as a dataclass that is not frozen
+
+    findings: list[Finding]
+    files_checked: list[str]
+    skipped: list[tuple[str, str]]  # (path, why)
     # The entries of ``skipped`` a vault password would open (Ansible Vault files and values checked without one):
     # the doors tell how to give it by this, not by reading the reason.
-    locked: list[tuple[str, str]] = field(default_factory=list)
+    locked: list[tuple[str, str]]
     # (path, why): input the check could not use and that the user must fix (a vault password that does not open
     # a vault file, a bundle naming a missing file). The doors exit 2 (the module fails) when there is any.
-    input_errors: list[tuple[str, str]] = field(default_factory=list)
-    profile: str = "seed"
-    root: str | None = None
-    facts: dict[str, Any] = field(default_factory=dict)  # check_material: facts of the server certificate
+    input_errors: list[tuple[str, str]]
+    profile: str
+    root: str | None
+    facts: dict[str, Any]  # check_material: facts of the server certificate
+
+    def __init__(  # the lists and dicts left out are new empty ones
+        self,
+        findings: list[Finding] | None = None,
+        files_checked: list[str] | None = None,
+        skipped: list[tuple[str, str]] | None = None,
+        locked: list[tuple[str, str]] | None = None,
+        input_errors: list[tuple[str, str]] | None = None,
+        profile: str = "seed",
+        root: str | None = None,
+        facts: dict[str, Any] | None = None,
+    ) -> None:
+        self.findings = [] if findings is None else findings
+        self.files_checked = [] if files_checked is None else files_checked
+        self.skipped = [] if skipped is None else skipped
+        self.locked = [] if locked is None else locked
+        self.input_errors = [] if input_errors is None else input_errors
+        self.profile = profile
+        self.root = root
+        self.facts = {} if facts is None else facts
 
     @property
     def errors(self) -> list[Finding]:
@@ -225,7 +246,7 @@ class _Run:
                 seen = self.file_hits.get(memo_key)
                 if seen is not None:
                     for rule, hit in seen:
-                        self.add(rule, dataclasses.replace(hit, path=ctx.path))
+                        self.add(rule, hit.replace(path=ctx.path))
                     return
         else:
             rules = self.file_rules if scope == FILE else self.set_rules
@@ -819,14 +840,14 @@ def _check_value_set(run: _Run, group: Any, rewrite: Callable[[Hit], Hit]) -> No
 
 
 def _hinted(hit: Hit, hint: str) -> Hit:
-    return dataclasses.replace(hit, hint=hint)
+    return hit.replace(hint=hint)
 
 
 def _at_value(value: Value) -> Callable[[Hit], Hit]:
     """A file rule's hit on a value: at the value's line when the rule names none, with the key path."""
 
     def rewrite(hit: Hit) -> Hit:
-        return dataclasses.replace(hit, line=hit.line or value.line, message=f"{value.key_path}: {hit.message}")
+        return hit.replace(line=hit.line or value.line, message=f"{value.key_path}: {hit.message}")
 
     return rewrite
 
@@ -838,8 +859,8 @@ def _in_group(members: list[Value], doc: Document) -> Callable[[Hit], Hit]:
         line = hit.line or (members[0].line if members else 0)
         for value in (*members, *doc.values):
             if value.line <= line <= value.last_line:
-                return dataclasses.replace(hit, line=line, message=f"{value.key_path}: {hit.message}")
-        return dataclasses.replace(hit, line=line)
+                return hit.replace(line=line, message=f"{value.key_path}: {hit.message}")
+        return hit.replace(line=line)
 
     return rewrite
 

@@ -10,7 +10,6 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -28,17 +27,26 @@ from ._crypto import (
     serialization,
     x509,
 )
+from ._record import Record
 
 _IPV4_CHARS = re.compile(r"[0-9.]+")
 # Curve names as the cloud's import restrictions spell them (EC_prime256v1 ...).
 _CURVE_NAMES = {"secp256r1": "prime256v1", "secp384r1": "secp384r1", "secp521r1": "secp521r1"}
 
 
-@dataclass(frozen=True)
-class KeyInfo:
+class KeyInfo(Record):
+    """A key's algorithm and size. Treat as immutable (equal and hashed by its fields)."""
+
+    _fields = ("algorithm", "size", "curve")
+
     algorithm: str  # RSA | EC | DSA | Ed25519 | Ed448 | unknown
     size: int  # bits (modulus for RSA/DSA, curve size for EC)
-    curve: str | None = None
+    curve: str | None
+
+    def __init__(self, algorithm: str, size: int, curve: str | None = None) -> None:
+        self.algorithm = algorithm
+        self.size = size
+        self.curve = curve
 
     @cached_property
     def name(self) -> str:

@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
 from typing import Any
+
+from ._record import Record
 
 ERROR = "error"
 WARNING = "warning"
@@ -44,22 +45,47 @@ def safe_text(text: object) -> str:
     return _unsafe.sub(_escape, value)
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One rule failed on one file, and on one certificate or block in it when ``line`` is set."""
+class Finding(Record):
+    """One rule failed on one file, and on one certificate or block in it when ``line`` is set.
+
+    Treat as immutable (a Record: equal and hashed by its fields)."""
+
+    __slots__ = _fields = ("rule_id", "severity", "path", "message", "hint", "line", "subject", "serial", "end_line")
 
     rule_id: str
     severity: str  # error | warning
     path: str
     message: str  # what is wrong; names the certificate (subject, serial) when there is one
     hint: str  # how to fix it
-    line: int = 0  # 1-based line of the offending PEM block, 0 when it is the whole file
-    subject: str | None = None
-    serial: str | None = None
-    end_line: int = 0  # last line of the offending PEM block (0: same as ``line``)
+    line: int  # 1-based line of the offending PEM block, 0 when it is the whole file
+    subject: str | None
+    serial: str | None
+    end_line: int  # last line of the offending PEM block (0: same as ``line``)
+
+    def __init__(
+        self,
+        rule_id: str,
+        severity: str,
+        path: str,
+        message: str,
+        hint: str,
+        line: int = 0,
+        subject: str | None = None,
+        serial: str | None = None,
+        end_line: int = 0,
+    ) -> None:
+        self.rule_id = rule_id
+        self.severity = severity
+        self.path = path
+        self.message = message
+        self.hint = hint
+        self.line = line
+        self.subject = subject
+        self.serial = serial
+        self.end_line = end_line
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in self._fields}
 
     def text(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path

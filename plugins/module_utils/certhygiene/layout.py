@@ -35,9 +35,9 @@ import fnmatch
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._record import Record
 from .inputs import InputError, read_head, read_regular
 
 if TYPE_CHECKING:
@@ -175,23 +175,50 @@ def _says_client(name: str) -> bool:
     return bool(_CLIENT_TOKENS.intersection(_TOKEN.split(stems(name)[-1].lower())))
 
 
-@dataclass
-class Chain:
+class Chain(Record):
     """A certificate's chain file as the layout decided it: ``path`` (None: none), and why not, for messages."""
 
+    _fields = ("path", "note", "contradicted")
+    __hash__ = None  # type: ignore[assignment]  # it may change: unhashable, as a dataclass that is not frozen
+
     path: str | None
-    note: str = ""
-    contradicted: list[str] = field(default_factory=list)  # chain files named after it that did not issue it
+    note: str
+    contradicted: list[str]  # chain files named after it that did not issue it
+
+    def __init__(self, path: str | None, note: str = "", contradicted: list[str] | None = None) -> None:
+        self.path = path
+        self.note = note
+        self.contradicted = [] if contradicted is None else contradicted
 
 
-@dataclass(frozen=True)
-class _Bundle:
+class _Bundle(Record):
+    """A policy file's bundle, its paths made relative to the root. Treat as immutable."""
+
+    __slots__ = _fields = ("certificate", "chain", "private_key", "client_ca", "index", "written")
+    _compared = _fields[:-1]
+
     certificate: str
     chain: str | None
     private_key: str | None
     client_ca: str | None
     index: int
-    written: dict[str, str] = field(compare=False, hash=False)  # the paths as the policy file writes them
+    written: dict[str, str]  # the paths as the policy file writes them
+
+    def __init__(
+        self,
+        certificate: str,
+        chain: str | None,
+        private_key: str | None,
+        client_ca: str | None,
+        index: int,
+        written: dict[str, str],
+    ) -> None:
+        self.certificate = certificate
+        self.chain = chain
+        self.private_key = private_key
+        self.client_ca = client_ca
+        self.index = index
+        self.written = written
 
 
 class Layout:

@@ -15,7 +15,6 @@ import binascii
 import codecs
 import hashlib
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from ._crypto import (
@@ -26,6 +25,7 @@ from ._crypto import (
     serialization,
     x509,
 )
+from ._record import Record
 from .inputs import DEFAULT_MAX_BYTES, InputError, NotRegularFile, read_regular
 
 # Labels as RFC 7468 and OpenSSL write them.
@@ -56,17 +56,38 @@ _OPENSSH_MAGIC = b"openssh-key-v1\x00"
 _PKCS7_DATA_OID = bytes.fromhex("06092a864886f70d010701")
 
 
-@dataclass(frozen=True)
-class EncodingProblem:
-    """Something that keeps a file from being clean PEM (rule ``pem.encoding``)."""
+class EncodingProblem(Record):
+    """Something that keeps a file from being clean PEM (rule ``pem.encoding``). Treat as immutable."""
+
+    __slots__ = _fields = ("line", "detail")
 
     line: int
     detail: str
 
+    def __init__(self, line: int, detail: str) -> None:
+        self.line = line
+        self.detail = detail
 
-@dataclass
-class Block:
+
+class Block(Record):
     """One object found in a file: a PEM block, or the whole file when it is DER."""
+
+    _fields = (
+        "index",
+        "label",
+        "kind",
+        "start_line",
+        "end_line",
+        "der",
+        "encrypted",
+        "key_format",
+        "certificate",
+        "csr",
+        "private_key",
+        "public_key",
+        "parse_error",
+    )
+    __hash__ = None  # type: ignore[assignment]  # it changes (check._vet): unhashable, as a dataclass not frozen
 
     index: int
     label: str
@@ -74,13 +95,43 @@ class Block:
     start_line: int
     end_line: int
     der: bytes
-    encrypted: bool = False
-    key_format: str | None = None  # pkcs1 | pkcs8 | sec1 | dsa | openssh | der
-    certificate: Any = None  # x509.Certificate
-    csr: Any = None  # x509.CertificateSigningRequest
-    private_key: Any = None  # PrivateKeyTypes, only when unencrypted and parseable
-    public_key: Any = None  # the key's public half, or the certificate's public key
-    parse_error: str | None = None
+    encrypted: bool
+    key_format: str | None  # pkcs1 | pkcs8 | sec1 | dsa | openssh | der
+    certificate: Any  # x509.Certificate
+    csr: Any  # x509.CertificateSigningRequest
+    private_key: Any  # PrivateKeyTypes, only when unencrypted and parseable
+    public_key: Any  # the key's public half, or the certificate's public key
+    parse_error: str | None
+
+    def __init__(
+        self,
+        index: int,
+        label: str,
+        kind: str,
+        start_line: int,
+        end_line: int,
+        der: bytes,
+        encrypted: bool = False,
+        key_format: str | None = None,
+        certificate: Any = None,
+        csr: Any = None,
+        private_key: Any = None,
+        public_key: Any = None,
+        parse_error: str | None = None,
+    ) -> None:
+        self.index = index
+        self.label = label
+        self.kind = kind
+        self.start_line = start_line
+        self.end_line = end_line
+        self.der = der
+        self.encrypted = encrypted
+        self.key_format = key_format
+        self.certificate = certificate
+        self.csr = csr
+        self.private_key = private_key
+        self.public_key = public_key
+        self.parse_error = parse_error
 
     @property
     def sha256(self) -> str:
@@ -93,20 +144,41 @@ class Block:
         return clone
 
 
-@dataclass
-class Material:
+class Material(Record):
     """Everything read from one file."""
+
+    _fields = ("path", "form", "blocks", "problems", "skip_reason", "content")
+    _compared = _shown = _fields[:-1]
+    __hash__ = None  # type: ignore[assignment]  # it changes: unhashable, as a dataclass that is not frozen
 
     path: str
     form: str  # pem | der | pkcs12 | vault | text | binary | empty | skipped
-    blocks: list[Block] = field(default_factory=list)
-    problems: list[EncodingProblem] = field(default_factory=list)
-    skip_reason: str | None = None  # form "skipped": why it was not read (not a regular file)
+    blocks: list[Block]
+    problems: list[EncodingProblem]
+    skip_reason: str | None  # form "skipped": why it was not read (not a regular file)
     # The bytes it was read from, when the check's ReadCache keeps them (files up to 64 KiB): copies of one
     # content are one key for what the engine works out once per content (check._Run: file rules' hits).
-    content: bytes | None = field(default=None, repr=False, compare=False)
-    _ends: dict[int, int] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _indexed: int = field(default=-1, init=False, repr=False, compare=False)
+    content: bytes | None
+    _ends: dict[int, int]
+    _indexed: int
+
+    def __init__(
+        self,
+        path: str,
+        form: str,
+        blocks: list[Block] | None = None,  # None: a new empty list
+        problems: list[EncodingProblem] | None = None,  # None: a new empty list
+        skip_reason: str | None = None,
+        content: bytes | None = None,
+    ) -> None:
+        self.path = path
+        self.form = form
+        self.blocks = [] if blocks is None else blocks
+        self.problems = [] if problems is None else problems
+        self.skip_reason = skip_reason
+        self.content = content
+        self._ends = {}
+        self._indexed = -1
 
     def end_line_of(self, line: int) -> int:
         """The last line of the block that starts at ``line`` (``line`` itself when none does).

@@ -31,14 +31,13 @@ Any unknown key or bad value raises ``PolicyError`` naming the file and the fix.
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from ._record import Record
 from .findings import ERROR, SEVERITIES, WARNING
 from .inputs import DEFAULT_MAX_BYTES, POLICY_MAX_BYTES, InputError, TooLarge, format_size, parse_size, read_regular
 
@@ -53,12 +52,17 @@ class PolicyError(ValueError):
     """A policy file or setting that cannot be used; the message names the file and the fix."""
 
 
-@dataclass(frozen=True)
-class Ignore:
-    """Ignore ``rule`` (an id or ``*``) on files matching any of ``paths``."""
+class Ignore(Record):
+    """Ignore ``rule`` (an id or ``*``) on files matching any of ``paths``. Treat as immutable."""
+
+    __slots__ = _fields = ("rule", "paths")
 
     rule: str
     paths: tuple[str, ...]
+
+    def __init__(self, rule: str, paths: tuple[str, ...]) -> None:
+        self.rule = rule
+        self.paths = paths
 
     def matches(self, rule_id: str, path: str) -> bool:
         if self.rule not in ("*", rule_id):
@@ -69,34 +73,93 @@ class Ignore:
 BUNDLE_PARTS = ("certificate", "chain", "private_key", "client_ca")
 
 
-@dataclass(frozen=True)
-class Bundle:
-    """Files that belong together, as the policy file says (``bundles:``); paths as written there."""
+class Bundle(Record):
+    """Files that belong together, as the policy file says (``bundles:``); paths as written there. Treat as
+    immutable."""
+
+    __slots__ = _fields = BUNDLE_PARTS
 
     certificate: str
-    chain: str | None = None
-    private_key: str | None = None
-    client_ca: str | None = None
+    chain: str | None
+    private_key: str | None
+    client_ca: str | None
+
+    def __init__(
+        self, certificate: str, chain: str | None = None, private_key: str | None = None, client_ca: str | None = None
+    ) -> None:
+        self.certificate = certificate
+        self.chain = chain
+        self.private_key = private_key
+        self.client_ca = client_ca
 
 
-@dataclass(frozen=True)
-class Policy:
-    """The settings every door (hook, CLI, module, sandbox) hands to the engine."""
+class Policy(Record):
+    """The settings every door (hook, CLI, module, sandbox) hands to the engine. Treat as immutable: ``replace``
+    makes a changed copy."""
 
-    profile: str = DEFAULT_PROFILE
-    allowed_keys: tuple[str, ...] = ("RSA_1024", "RSA_2048")
-    key_formats: tuple[str, ...] = ("pkcs1", "pkcs8")
-    min_days_left: int = 180
-    warn_days: int = 0
-    identity_from_cn: bool = True
-    chain_files: tuple[str, ...] = ()
-    severity: Mapping[str, str] = field(default_factory=dict)
-    disabled: frozenset[str] = frozenset()
-    enabled_rules: frozenset[str] = frozenset()  # opt-in rules switched on
-    ignore: tuple[Ignore, ...] = ()
-    max_file_size: int = DEFAULT_MAX_BYTES  # bytes: larger files are not read
-    bundles: tuple[Bundle, ...] = ()
-    source: str | None = None  # the policy file it was read from, if any
+    __slots__ = _fields = (
+        "profile",
+        "allowed_keys",
+        "key_formats",
+        "min_days_left",
+        "warn_days",
+        "identity_from_cn",
+        "chain_files",
+        "severity",
+        "disabled",
+        "enabled_rules",
+        "ignore",
+        "max_file_size",
+        "bundles",
+        "source",
+    )
+
+    profile: str
+    allowed_keys: tuple[str, ...]
+    key_formats: tuple[str, ...]
+    min_days_left: int
+    warn_days: int
+    identity_from_cn: bool
+    chain_files: tuple[str, ...]
+    severity: Mapping[str, str]
+    disabled: frozenset[str]
+    enabled_rules: frozenset[str]  # opt-in rules switched on
+    ignore: tuple[Ignore, ...]
+    max_file_size: int  # bytes: larger files are not read
+    bundles: tuple[Bundle, ...]
+    source: str | None  # the policy file it was read from, if any
+
+    def __init__(
+        self,
+        profile: str = DEFAULT_PROFILE,
+        allowed_keys: tuple[str, ...] = ("RSA_1024", "RSA_2048"),
+        key_formats: tuple[str, ...] = ("pkcs1", "pkcs8"),
+        min_days_left: int = 180,
+        warn_days: int = 0,
+        identity_from_cn: bool = True,
+        chain_files: tuple[str, ...] = (),
+        severity: Mapping[str, str] | None = None,  # None: a new empty dict
+        disabled: frozenset[str] = frozenset(),
+        enabled_rules: frozenset[str] = frozenset(),
+        ignore: tuple[Ignore, ...] = (),
+        max_file_size: int = DEFAULT_MAX_BYTES,
+        bundles: tuple[Bundle, ...] = (),
+        source: str | None = None,
+    ) -> None:
+        self.profile = profile
+        self.allowed_keys = allowed_keys
+        self.key_formats = key_formats
+        self.min_days_left = min_days_left
+        self.warn_days = warn_days
+        self.identity_from_cn = identity_from_cn
+        self.chain_files = chain_files
+        self.severity = {} if severity is None else severity
+        self.disabled = disabled
+        self.enabled_rules = enabled_rules
+        self.ignore = ignore
+        self.max_file_size = max_file_size
+        self.bundles = bundles
+        self.source = source
 
     def enabled(self, rule_id: str, default: bool = True) -> bool:
         """Whether the rule runs: switched off or on by the policy, else its default (False for opt-in rules)."""
@@ -236,7 +299,7 @@ def load_policy(
         # None means "not set" (unset Ansible options arrive as None).
         policy = _apply(policy, {k: v for k, v in overrides.items() if v is not None}, "the policy overrides")
     if path is not None:
-        policy = dataclasses.replace(policy, source=path)
+        policy = policy.replace(source=path)
     return policy
 
 
@@ -361,7 +424,7 @@ def _apply(policy: Policy, settings: Mapping[str, Any], where: str) -> Policy:
         changes["ignore"] = policy.ignore + tuple(_ignores(settings["ignore"], where, RULES))
     if "bundles" in settings:
         changes["bundles"] = policy.bundles + tuple(_bundles(settings["bundles"], where))
-    return dataclasses.replace(policy, **changes)
+    return policy.replace(**changes)
 
 
 def _bundles(value: Any, where: str) -> Iterable[Bundle]:

@@ -22,10 +22,10 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from ._crypto import x509
+from ._record import Record
 from .facts import (
     KeyInfo,
     cert_label,
@@ -63,25 +63,49 @@ CLIENT_CA = "client_ca"  # the client CA of two-way TLS
 CLIENT = "client"
 
 
-@dataclass(frozen=True)
-class Hit:
-    """What a rule reports; the engine makes it a ``Finding``."""
+class Hit(Record):
+    """What a rule reports; the engine makes it a ``Finding``. Treat as immutable (``replace`` makes a changed
+    copy)."""
+
+    __slots__ = _fields = ("message", "path", "line", "cert", "hint", "severity")
 
     message: str
     path: str
-    line: int = 0
-    cert: Any = None  # the certificate concerned: its subject and serial go into the finding
-    hint: str | None = None  # a fix more precise than the rule's hint
-    severity: str | None = None  # a severity other than the rule's (cert.validity's warning window)
+    line: int
+    cert: Any  # the certificate concerned: its subject and serial go into the finding
+    hint: str | None  # a fix more precise than the rule's hint
+    severity: str | None  # a severity other than the rule's (cert.validity's warning window)
+
+    def __init__(
+        self,
+        message: str,
+        path: str,
+        line: int = 0,
+        cert: Any = None,
+        hint: str | None = None,
+        severity: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        self.cert = cert
+        self.hint = hint
+        self.severity = severity
 
 
-@dataclass(frozen=True)
-class CertRef:
-    """A certificate in a file, with its position."""
+class CertRef(Record):
+    """A certificate in a file, with its position. Treat as immutable."""
+
+    __slots__ = _fields = ("material", "block", "position")
 
     material: Material
     block: Block
     position: str
+
+    def __init__(self, material: Material, block: Block, position: str) -> None:
+        self.material = material
+        self.block = block
+        self.position = position
 
     @property
     def cert(self) -> Any:
@@ -106,43 +130,116 @@ class CertRef:
         return f"{safe_label(self.cert)} (line {self.line})" if self.line else safe_label(self.cert)
 
 
-@dataclass
-class FileContext:
+class FileContext(Record):
+    """What a file rule looks at."""
+
+    _fields = ("material", "role", "certs", "policy", "now", "declared", "vaulted")
+    __hash__ = None  # type: ignore[assignment]  # it may change: unhashable, as a dataclass that is not frozen
+
     material: Material
     role: str  # certificate | bundle | chain | key | client_ca | other
     certs: list[CertRef]
     policy: Any  # policy.Policy (Any to keep the import graph one-way)
     now: datetime.datetime
-    declared: bool = False  # the caller said what the input is (check_material), not a file name
-    vaulted: bool = False  # the content was decrypted from an Ansible Vault file
+    declared: bool  # the caller said what the input is (check_material), not a file name
+    vaulted: bool  # the content was decrypted from an Ansible Vault file
+
+    def __init__(
+        self,
+        material: Material,
+        role: str,
+        certs: list[CertRef],
+        policy: Any,
+        now: datetime.datetime,
+        declared: bool = False,
+        vaulted: bool = False,
+    ) -> None:
+        self.material = material
+        self.role = role
+        self.certs = certs
+        self.policy = policy
+        self.now = now
+        self.declared = declared
+        self.vaulted = vaulted
 
     @property
     def path(self) -> str:
         return self.material.path
 
 
-@dataclass
-class SetContext:
+class SetContext(Record):
+    """What a set rule looks at: a certificate with its chain, keys and client CA."""
+
+    _fields = (
+        "policy",
+        "now",
+        "leaf",
+        "server",
+        "chain",
+        "chain_note",
+        "keys",
+        "client_ca",
+        "client_ca_name",
+        "two_way",
+        "check_client_ca",
+        "key_findings",
+        "signatures",
+        "_leaf_copies",
+    )
+    _shown = _fields[:-2]
+    __hash__ = None  # type: ignore[assignment]  # it may change: unhashable, as a dataclass that is not frozen
+
     policy: Any
     now: datetime.datetime
-    leaf: CertRef | None = None
-    server: bool = True  # the leaf is a server certificate (not a CA file)
-    chain: list[CertRef] = field(default_factory=list)
-    chain_note: str = ""  # where a chain was looked for, for chain.required's message
-    keys: list[tuple[Material, Block]] = field(default_factory=list)
-    client_ca: Material | None = None
-    client_ca_name: str = "client_ca"
-    two_way: bool = False
-    check_client_ca: bool = False  # only where the caller says what the client CA is
+    leaf: CertRef | None
+    server: bool  # the leaf is a server certificate (not a CA file)
+    chain: list[CertRef]
+    chain_note: str  # where a chain was looked for, for chain.required's message
+    keys: list[tuple[Material, Block]]
+    client_ca: Material | None
+    client_ca_name: str
+    two_way: bool
+    check_client_ca: bool  # only where the caller says what the client CA is
     # Repository checks: a finding about a key file of its own is also located in the key file (a commit may hold
     # only the key; findings are reported for the files given).
-    key_findings: bool = False
+    key_findings: bool
     # Signature verdicts by (certificate DER, issuer DER). A verification costs ~40 µs; chain.order and
     # chain.algorithm ask for the same pairs, and the engine shares one dict across a whole check, where the
     # same intermediate -> root pair stands in every chain file of a repository.
-    signatures: dict[tuple[bytes, bytes], bool] = field(default_factory=dict, repr=False)
+    signatures: dict[tuple[bytes, bytes], bool]
+    _leaf_copies: list[CertRef] | None
 
-    _leaf_copies: list[CertRef] | None = field(default=None, repr=False)
+    def __init__(
+        self,
+        policy: Any,
+        now: datetime.datetime,
+        leaf: CertRef | None = None,
+        server: bool = True,
+        chain: list[CertRef] | None = None,  # None: a new empty list
+        chain_note: str = "",
+        keys: list[tuple[Material, Block]] | None = None,  # None: a new empty list
+        client_ca: Material | None = None,
+        client_ca_name: str = "client_ca",
+        two_way: bool = False,
+        check_client_ca: bool = False,
+        key_findings: bool = False,
+        signatures: dict[tuple[bytes, bytes], bool] | None = None,  # None: a new empty dict
+        _leaf_copies: list[CertRef] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.now = now
+        self.leaf = leaf
+        self.server = server
+        self.chain = [] if chain is None else chain
+        self.chain_note = chain_note
+        self.keys = [] if keys is None else keys
+        self.client_ca = client_ca
+        self.client_ca_name = client_ca_name
+        self.two_way = two_way
+        self.check_client_ca = check_client_ca
+        self.key_findings = key_findings
+        self.signatures = {} if signatures is None else signatures
+        self._leaf_copies = _leaf_copies
 
     def leaf_copies(self) -> list[CertRef]:
         """Chain certificates that are the leaf itself or end-entity certificates: chain.leaf reports them and
@@ -169,8 +266,25 @@ class SetContext:
 Check = Callable[[Any], Iterator[Hit]]
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Record):
+    """A rule: what ``@rule`` registers. Treat as immutable; equal and hashed by all but ``check``."""
+
+    __slots__ = _fields = (
+        "id",
+        "severity",
+        "title",
+        "citation",
+        "hint",
+        "description",
+        "scope",
+        "security_severity",
+        "tags",
+        "check",
+        "default_on",
+        "needs",
+    )
+    _compared = _shown = tuple(name for name in _fields if name != "check")
+
     id: str
     severity: str
     title: str
@@ -180,11 +294,39 @@ class Rule:
     scope: str
     security_severity: str  # SARIF / GitHub code scanning score, "0.0" .. "10.0"
     tags: tuple[str, ...]
-    check: Check = field(compare=False, repr=False)
-    default_on: bool = True  # False: opt-in, runs only when a policy or a caller (a hook) asks for it
+    check: Check
+    default_on: bool  # False: opt-in, runs only when a policy or a caller (a hook) asks for it
     # A file rule that looks only at the file's certificates (CERTIFICATES) or private keys (PRIVATE_KEYS):
     # the engine does not call it for a file that has none (a check calls ~10 file rules on every file).
-    needs: str | None = None
+    needs: str | None
+
+    def __init__(
+        self,
+        id: str,
+        severity: str,
+        title: str,
+        citation: str,
+        hint: str,
+        description: str,
+        scope: str,
+        security_severity: str,
+        tags: tuple[str, ...],
+        check: Check,
+        default_on: bool = True,
+        needs: str | None = None,
+    ) -> None:
+        self.id = id
+        self.severity = severity
+        self.title = title
+        self.citation = citation
+        self.hint = hint
+        self.description = description
+        self.scope = scope
+        self.security_severity = security_severity
+        self.tags = tags
+        self.check = check
+        self.default_on = default_on
+        self.needs = needs
 
     @property
     def name(self) -> str:
