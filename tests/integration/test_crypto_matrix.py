@@ -46,6 +46,7 @@ ENGINE_TESTS = (
     "tests/unit/test_openssl_recipes.py",
     "tests/unit/test_crypto_compat.py",
     "tests/unit/test_signature_fast_path.py",
+    "tests/unit/test_records.py",
 )
 
 
