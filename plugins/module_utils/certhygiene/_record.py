@@ -43,8 +43,8 @@ class Record:
     def replace(self: _R, **changes: Any) -> _R:
         """A copy with ``changes`` (``dataclasses.replace``)."""
         values = {name: getattr(self, name) for name in self._fields}
-        unknown = set(changes) - set(values)
-        if unknown:
-            raise TypeError(f"{self.__class__.__name__} has no field {', '.join(sorted(unknown))}")
+        if not changes.keys() <= values.keys():
+            unknown = ", ".join(sorted(set(changes) - set(values)))
+            raise TypeError(f"{self.__class__.__name__} has no field {unknown}")
         values.update(changes)
         return self.__class__(**values)  # type: ignore[call-arg]  # subclasses' __init__ takes the fields
