@@ -209,6 +209,35 @@ class _Run:
             found = self.refs[key] = (material, _cert_refs(material, role, declared, self.vetted, client))
         return found[1]
 
+    def repository_set(
+        self,
+        leaf: CertRef,
+        chain: list[CertRef],
+        chain_note: str,
+        keys: list[tuple[Material, Block]],
+        client_ca: Material | None,
+        client_ca_name: str | None,
+        two_way: bool,
+    ) -> SetContext:
+        """The set of a certificate found in a repository (a file, or a document's mapping): a server set when
+        the certificate is a leaf; a finding about its key is located in the key too; the client CA is checked
+        where the set is two-way (a bundle or a mapping names one)."""
+        return SetContext(
+            self.policy,
+            self.now,
+            leaf=leaf,
+            server=leaf.position == LEAF,
+            chain=chain,
+            chain_note=chain_note,
+            keys=keys,
+            client_ca=client_ca,
+            client_ca_name=client_ca_name or "client_ca",
+            two_way=two_way,
+            check_client_ca=two_way,
+            signatures=self.signatures,
+            key_findings=True,
+        )
+
     def saw(self, material: Material) -> None:
         """Remember the material of each path, for the findings' line ranges."""
         if material.path not in self.documents:  # a document's values: its combined material stays
@@ -720,22 +749,8 @@ def _check_set(
                 keys = [(key_material, block) for block in key_material.private_keys]
     client_ca_path = layout.client_ca_for(path)
     two_way = layout.two_way(path)
-    ctx = SetContext(
-        run.policy,
-        run.now,
-        leaf=leaf,
-        server=leaf.position == LEAF,
-        chain=chain,
-        chain_note=note,
-        keys=keys,
-        client_ca=layout.load(client_ca_path) if client_ca_path is not None else None,
-        client_ca_name=client_ca_path or "client_ca",
-        two_way=two_way,
-        check_client_ca=two_way,
-        signatures=run.signatures,
-        key_findings=True,
-    )
-    run.run(SET, ctx, keep)
+    client_ca = layout.load(client_ca_path) if client_ca_path is not None else None
+    run.run(SET, run.repository_set(leaf, chain, note, keys, client_ca, client_ca_path, two_way), keep)
 
 
 def _check_named_chain(run: _Run, layout: Layout, cert_path: str, chain_path: str) -> None:
@@ -821,20 +836,14 @@ def _check_value_set(run: _Run, group: Any, rewrite: Callable[[Hit], Hit]) -> No
     if not keys:
         keys = [(value.material, block) for block in value.material.private_keys]
     client_ca = group.client_ca
-    ctx = SetContext(
-        run.policy,
-        run.now,
-        leaf=leaf,
-        server=leaf.position == LEAF,
-        chain=chain,
-        chain_note=note,
-        keys=keys,
-        client_ca=client_ca.material if client_ca is not None else None,
-        client_ca_name=client_ca.key_path if client_ca is not None else "client_ca",
-        two_way=client_ca is not None,
-        check_client_ca=client_ca is not None,
-        signatures=run.signatures,
-        key_findings=True,
+    ctx = run.repository_set(
+        leaf,
+        chain,
+        note,
+        keys,
+        client_ca.material if client_ca is not None else None,
+        client_ca.key_path if client_ca is not None else None,
+        client_ca is not None,
     )
     run.run(SET, ctx, None, rewrite)
 
