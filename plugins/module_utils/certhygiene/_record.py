@@ -28,8 +28,7 @@ class Record:
         return tuple(getattr(self, name) for name in self._compared or self._fields)
 
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            assert isinstance(other, Record)
+        if other.__class__ is self.__class__ and isinstance(other, Record):  # isinstance: for the type checker
             return self._key() == other._key()
         return NotImplemented
 
