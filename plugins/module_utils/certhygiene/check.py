@@ -633,12 +633,11 @@ def _check_paths(
     known: dict[str, tuple[Material, str, bool, list[CertRef]]] = {}  # certificate files read: what _check_set needs
     extra_leaf_files: list[str] = []  # certificates of the given chain, key and client CA files
     chain_files: list[tuple[str, Material]] = []  # given files that may serve as a chain (chain or CA files)
-    for path in expanded:
+    for path, key in expanded.items():
         if path.lower().endswith(DOCUMENT_EXTENSIONS):
             _check_document(run, report, path, vault_password)
             continue
         material = layout.load(path)
-        key = layout.abs(path)
         if material is None:
             if key in layout.vault_errors:
                 report.input_errors.append((path, layout.vault_errors[key]))

@@ -289,7 +289,7 @@ class Layout:
 
     def load(self, path: str) -> Material | None:
         """The material of ``path`` (vault files decrypted); None when it is skipped."""
-        key = self.abs(path)
+        key = self.absolute.get(path) or self.abs(path)  # abs() inlined: load is asked several times per file
         if key in self.materials:
             return self.materials[key]
         material: Material | None = self._read_file(path, self.read_cache, self.policy.max_file_size)
@@ -519,10 +519,10 @@ class Layout:
     # --- neighbours
 
     def folder(self, folder: str) -> _Folder:
-        key = self.abs(folder)
-        if key not in self.folders:
-            self.folders[key] = _Folder(folder, self.listing(folder), self.name_role)
-        return self.folders[key]
+        index = self.folders.get(self.absolute.get(folder) or self.abs(folder))
+        if index is None:
+            index = self.folders[self.abs(folder)] = _Folder(folder, self.listing(folder), self.name_role)
+        return index
 
     def is_client(self, path: str, material: Material) -> bool:
         """Whether the certificate file ``path`` holds a client certificate (see the module's docstring)."""
