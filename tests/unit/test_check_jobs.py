@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -66,3 +68,44 @@ def test_cli_jobs(tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode == 2 and "--jobs takes a number of processes" in bad.stderr
+
+
+def test_a_killed_worker_loses_nothing(tmp_path: Path) -> None:
+    """A worker killed in the middle of the check (OOM killer, kill -9): the tasks it had claimed are checked by the
+    command itself, and the report is the whole single-process report, exit code included."""
+    for copy in range(8):  # enough work that the workers are still busy when one is killed
+        (tmp_path / f"copy{copy}").mkdir()
+        make_tree(tmp_path / f"copy{copy}")
+    single = subprocess.run(
+        [str(BIN / "certhygiene"), "check", ".", "--format", "json", "--jobs", "1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    process = subprocess.Popen(
+        [str(BIN / "certhygiene"), "check", ".", "--format", "json", "--jobs", "2"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    killed = None
+    children_file = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    while killed is None and process.poll() is None:
+        try:
+            children = children_file.read_text().split()
+        except OSError:
+            break
+        for child in children:
+            try:  # once it has worked ~30 ms of CPU: it holds tasks it has claimed
+                if int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[11]) >= 3:
+                    os.kill(int(child), signal.SIGKILL)
+                    killed = int(child)
+                    break
+            except (OSError, IndexError):  # it ended just now
+                continue
+    stdout, stderr = process.communicate(timeout=300)
+    assert killed is not None, "no worker was alive to kill: the tree is too small for this machine"
+    assert process.returncode == single.returncode == 1, stderr
+    assert json.loads(stdout) == json.loads(single.stdout)

@@ -19,6 +19,7 @@ import contextlib
 import datetime
 import gc
 import os
+import signal
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -511,8 +512,10 @@ PARALLEL_MIN_FILES = 400
 # Tasks per worker: small enough that the workers finish together (a task is whole folders, and folders differ),
 # large enough that handing them out costs nothing next to checking them.
 TASKS_PER_JOB = 16
-_FORKED: tuple[Any, ...] = ()  # what the pool's workers share, set before they are forked (never pickled)
-_WORKER_MEMO: list[_Memo] = []  # a worker's _Memo, kept for all its tasks
+_TASK_INDEX_BYTES = 2  # a task's number in the claims pipe
+# Tasks of at least files/MAX_TASKS_HALF files make at most 2 * MAX_TASKS_HALF + 1 tasks (two neighbours always
+# hold more than the target): 2,001 numbers, 4,002 bytes, one write that a pipe takes whole before anyone reads.
+MAX_TASKS_HALF = 1000
 
 
 def _check_parallel(
@@ -524,48 +527,39 @@ def _check_parallel(
     now: datetime.datetime | None,
     jobs: int,
 ) -> Report | None:
-    """``check_paths`` by a pool of ``jobs`` forked processes, folder by folder; None where it cannot help (few
-    files, one folder, no ``fork``). Pairing never looks beyond a certificate's folder except for the policy's
-    bundles, and a check reports only the findings located in the files it was given, whoever computed them, as
-    pre-commit's parallel batches rely on: so each task is whole folders, and the merged report is the
-    single-process report (findings sorted, files in the walk's order)."""
-    if not hasattr(os, "fork"):
-        return None
-    if len(expanded) < PARALLEL_MIN_FILES:
+    """``check_paths`` by ``jobs`` processes (this one and ``jobs - 1`` forks), folder by folder; None where it
+    cannot help (few files, one folder, no ``fork``). Pairing never looks beyond a certificate's folder except for
+    the policy's bundles, and a check reports only the findings located in the files it was given, whoever
+    computed them, as pre-commit's parallel batches rely on: so each task is whole folders, and the merged report
+    is the single-process report (findings sorted, files in the walk's order)."""
+    if not hasattr(os, "fork") or len(expanded) < PARALLEL_MIN_FILES:
         return None
     folders: dict[str, list[tuple[str, str]]] = {}
-    for path, absolute in expanded.items():
-        folders.setdefault(os.path.dirname(absolute), []).append((path, absolute))
+    for path, absolute in expanded.items():  # the folder of an absolute, normalised path: before its last separator
+        folders.setdefault(absolute[: absolute.rindex(os.sep)], []).append((path, absolute))
     if len(folders) < 2:
-        return None
-    # Only here: a small check does not pay the pool's imports (multiprocessing, concurrent.futures: ~7 ms).
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    if "fork" not in multiprocessing.get_all_start_methods():
         return None
     policy = policy or load_policy(root=root)
     now = now or datetime.datetime.now(datetime.timezone.utc)
     # Runs of folders in the walk's order, each at most about 1/TASKS_PER_JOB of a worker's share (a larger folder
-    # is a task of its own), largest first: the pool hands the next task to whichever worker is free, so the
-    # workers finish together. The order of the work does not matter: the merged report is sorted.
-    target = max(1, len(expanded) // (jobs * TASKS_PER_JOB))
+    # is a task of its own), largest first: each process claims the next task when it is free, so they finish
+    # together. The order of the work does not matter: the merged report is sorted.
+    # (At most ~2,000 tasks whatever --jobs says: their numbers must fit in one atomic pipe write, 4 KiB.)
+    target = max(1, len(expanded) // (jobs * TASKS_PER_JOB), -(-len(expanded) // MAX_TASKS_HALF))
     tasks: list[list[tuple[str, str]]] = [[]]
     for files in folders.values():
         if tasks[-1] and len(tasks[-1]) + len(files) > target:
             tasks.append([])
         tasks[-1].extend(files)
     tasks.sort(key=len, reverse=True)
-    global _FORKED
-    _FORKED = (policy, root, frozenset(rules) if rules is not None else None, vault_password, now)
-    try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context) as pool:
-            reports = list(pool.map(_check_task, tasks))
-    except (OSError, RuntimeError):  # no processes to be had here: the same check in this process
+    frozen_rules = frozenset(rules) if rules is not None else None
+
+    def check_task(files: list[tuple[str, str]], memo: _Memo) -> Report:
+        return _check_paths(dict(files), policy, root, frozen_rules, vault_password, now, memo)
+
+    reports = _run_forked(tasks, min(jobs, len(tasks)), check_task)
+    if reports is None:
         return None
-    finally:
-        _FORKED = ()
     order = {path: index for index, path in enumerate(expanded)}
     merged = Report(profile=policy.profile, root=reports[0].root)
     findings: dict[tuple[str, str, int, str], Finding] = {}
@@ -582,14 +576,101 @@ def _check_parallel(
     return merged
 
 
-def _check_task(files: list[tuple[str, str]]) -> Report:
-    """One pool task (in a worker): the files (path, absolute path) as ``check_paths`` would check them."""
-    policy, root, rules, vault_password, now = _FORKED
-    if not _WORKER_MEMO:
-        _WORKER_MEMO.append(_Memo())
+def _run_forked(
+    tasks: list[list[tuple[str, str]]], workers: int, check_task: Callable[[list[tuple[str, str]], _Memo], Report]
+) -> list[Report] | None:
+    """Every task's report, worked out by ``workers`` forks of this process; None when none could be forked (the
+    caller checks in this process).
+
+    The tasks' numbers wait in a pipe; each fork reads one number at a time (a read this small is atomic), so a
+    free fork takes the next task and no task is taken twice. A fork sends back its reports, pickled, through a
+    pipe of its own and ends with ``os._exit``: the heap of materials it built dies with it, unfreed (this process
+    stays small, and freeing the heap would cost ~10 ms per 5,000 files at the end of the check). A task whose
+    fork failed (it crashed or was killed) is checked here, so a report always covers every task. Forking (not
+    spawning) shares the imported engine and costs no start-up; the check starts no threads before it."""
+    import pickle
+    import select
+
+    numbers = b"".join(i.to_bytes(_TASK_INDEX_BYTES, "big") for i in range(len(tasks)))
+    if len(numbers) > select.PIPE_BUF:  # _check_parallel never makes so many: a write this size could block
+        return None
+    claims, feed = os.pipe()
+    try:
+        os.write(feed, numbers)
+    finally:
+        os.close(feed)
+    children: list[tuple[int, int]] = []
+    try:
+        for _unused in range(workers):
+            results, sink = os.pipe()
+            try:
+                pid = os.fork()
+            except OSError:
+                os.close(results)
+                os.close(sink)
+                break
+            if pid == 0:  # the fork: check what it claims, send the reports, end
+                status = 1
+                try:
+                    os.close(results)
+                    data = pickle.dumps(_claim_tasks(claims, tasks, check_task), pickle.HIGHEST_PROTOCOL)
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(sink, view) :]
+                    status = 0
+                finally:
+                    os._exit(status)
+            os.close(sink)
+            children.append((pid, results))
+        if not children:
+            return None
+        done: dict[int, Report] = {}
+        while children:
+            pid, results = children[0]
+            chunks = []
+            while chunk := os.read(results, 1 << 20):
+                chunks.append(chunk)
+            os.close(results)
+            os.waitpid(pid, 0)
+            children.pop(0)
+            try:
+                # S301: the bytes come from this process's own fork, through a pipe only the two of them hold
+                done.update(pickle.loads(b"".join(chunks)))  # noqa: S301
+            except Exception:  # noqa: S110 - the fork failed: its tasks are checked below
+                pass
+    finally:
+        os.close(claims)
+        for pid, results in children:  # only on the way out of an error (an interrupt): stop the forks
+            with contextlib.suppress(OSError):
+                os.close(results)
+                os.kill(pid, signal.SIGTERM)
+                os.waitpid(pid, 0)
+    for index, files in enumerate(tasks):
+        if index not in done:  # claimed by a fork that did not finish
+            done[index] = _quietly(check_task, files, _Memo())
+    return [done[index] for index in range(len(tasks))]
+
+
+def _claim_tasks(
+    claims: int, tasks: list[list[tuple[str, str]]], check_task: Callable[[list[tuple[str, str]], _Memo], Report]
+) -> dict[int, Report]:
+    """The reports of the tasks this process claims from the pipe ``claims`` until it is empty; one memo for all."""
+    memo = _Memo()
+    done: dict[int, Report] = {}
+    while True:
+        claimed = os.read(claims, _TASK_INDEX_BYTES)
+        if len(claimed) < _TASK_INDEX_BYTES:
+            return done
+        index = int.from_bytes(claimed, "big")
+        done[index] = _quietly(check_task, tasks[index], memo)
+
+
+def _quietly(
+    check_task: Callable[[list[tuple[str, str]], _Memo], Report], files: list[tuple[str, str]], memo: _Memo
+) -> Report:
     with warnings.catch_warnings(), _no_cyclic_gc():
-        warnings.simplefilter("ignore")
-        return _check_paths(dict(files), policy, root, rules, vault_password, now, _WORKER_MEMO[0])
+        warnings.simplefilter("ignore")  # as check_paths
+        return check_task(files, memo)
 
 
 @contextlib.contextmanager
