@@ -180,6 +180,18 @@ def make_inputs(folder: Path, pki: ThreeLevel) -> dict[str, dict[str, str]]:
 def node_tasks(cases: dict[str, dict[str, str]], inputs: Path) -> list[dict[str, Any]]:
     out = "{{ node_dir }}"
     subject = {"O": "certhygiene matrix", "C": "DE"}
+    server = {  # made, then asked for again: the second run must change nothing
+        "kind": "server",
+        "path": f"{out}/pki/server.crt",
+        "private_key_path": f"{out}/pki/server.key",
+        "key_type": "rsa",
+        "key_size": 2048,
+        "subject": {**subject, "CN": "mqtt.example.com"},
+        "subject_alt_names": ["mqtt.example.com", "127.0.0.1"],
+        "days": 365,
+        "issuer_certificate_path": f"{out}/pki/ca.crt",
+        "issuer_key_path": f"{out}/pki/ca.key",
+    }
     tasks: list[dict[str, Any]] = [
         {"name": "node folder", "ansible.builtin.file": {"path": f"{out}/pki", "state": "directory", "mode": "0755"}},
         {
@@ -197,34 +209,12 @@ def node_tasks(cases: dict[str, dict[str, str]], inputs: Path) -> list[dict[str,
         },
         {
             "name": "server certificate",
-            "certhygiene.tls.certificate": {
-                "kind": "server",
-                "path": f"{out}/pki/server.crt",
-                "private_key_path": f"{out}/pki/server.key",
-                "key_type": "rsa",
-                "key_size": 2048,
-                "subject": {**subject, "CN": "mqtt.example.com"},
-                "subject_alt_names": ["mqtt.example.com", "127.0.0.1"],
-                "days": 365,
-                "issuer_certificate_path": f"{out}/pki/ca.crt",
-                "issuer_key_path": f"{out}/pki/ca.key",
-            },
+            "certhygiene.tls.certificate": server,
             "register": "r_server",
         },
         {
             "name": "server certificate again (idempotent)",
-            "certhygiene.tls.certificate": {
-                "kind": "server",
-                "path": f"{out}/pki/server.crt",
-                "private_key_path": f"{out}/pki/server.key",
-                "key_type": "rsa",
-                "key_size": 2048,
-                "subject": {**subject, "CN": "mqtt.example.com"},
-                "subject_alt_names": ["mqtt.example.com", "127.0.0.1"],
-                "days": 365,
-                "issuer_certificate_path": f"{out}/pki/ca.crt",
-                "issuer_key_path": f"{out}/pki/ca.key",
-            },
+            "certhygiene.tls.certificate": dict(server),  # a copy: no YAML alias
             "register": "r_server_again",
         },
         {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from certhygiene._crypto import _tbs_names, _verify_rsa_pkcs1, is_directly_issued_by
+from certhygiene._crypto import _verify_rsa_pkcs1, is_directly_issued_by, tbs_names
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -30,7 +30,7 @@ def fast(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 def test_tbs_and_names_are_the_certificates_own_bytes() -> None:
     pki = three_level("names.example.com")
     for cert in (pki.root.cert, pki.intermediate.cert, pki.leaf.cert):
-        tbs, issuer, subject = _tbs_names(der(cert))
+        tbs, issuer, subject = tbs_names(der(cert))
         assert tbs == cert.tbs_certificate_bytes
         assert issuer == cert.issuer.public_bytes()
         assert subject == cert.subject.public_bytes()

@@ -206,8 +206,8 @@ def is_directly_issued_by(
     """True when ``issuer``'s subject is ``cert``'s issuer and ``issuer``'s key verifies ``cert``'s
     signature (RSA PKCS#1 v1.5 and PSS, ECDSA, DSA, Ed25519, Ed448). Never raises.
 
-    With both certificates' DER and the issuer's parsed public key, the common case (RSA PKCS#1 v1.5, the
-    names byte for byte equal) is verified with that key: a third cheaper than parsing the issuer's key anew
+    With both certificates' DER and the issuer's parsed public key, the common case (RSA PKCS#1 v1.5 with SHA-2,
+    the names byte for byte equal) is verified with that key: a third cheaper than parsing the issuer's key anew
     for each certificate it signed (a check verifies every leaf against its chain)."""
     if cert_der is not None and issuer_der is not None and issuer_key is not None:
         verdict = _verify_rsa_pkcs1(cert, cert_der, issuer_der, issuer_key)
@@ -240,7 +240,7 @@ def _verify_rsa_pkcs1(cert: Any, cert_der: bytes, issuer_der: bytes, issuer_key:
     try:
         if cert.signature_algorithm_oid.dotted_string not in _RSA_PKCS1_SHA2:
             return None
-        tbs, issuer_name, _subject = _tbs_names(cert_der)
+        tbs, issuer_name, _subject = tbs_names(cert_der)
         if issuer_name != _subject_name(issuer_der):
             return None
         issuer_key.verify(cert.signature, tbs, padding.PKCS1v15(), cert.signature_hash_algorithm)
@@ -254,12 +254,12 @@ def _verify_rsa_pkcs1(cert: Any, cert_der: bytes, issuer_der: bytes, issuer_key:
 @functools.lru_cache(maxsize=64)
 def _subject_name(cert_der: bytes) -> bytes:
     """The subject Name of an issuer's DER: the same few CAs sign every certificate of a check."""
-    return _tbs_names(cert_der)[2]
+    return tbs_names(cert_der)[2]
 
 
-def _tbs_names(cert_der: bytes) -> tuple[bytes, bytes, bytes]:
+def tbs_names(cert_der: bytes) -> tuple[bytes, bytes, bytes]:
     """(tbsCertificate, issuer Name, subject Name) of a certificate's DER, each element whole (tag, length and
-    content) as the bytes stand there."""
+    content) as the bytes stand there; ValueError or IndexError when the DER is not a certificate's."""
     _tag, start, end = _tlv(cert_der, 0, len(cert_der))  # Certificate: tbsCertificate comes first
     _tag, position, tbs_end = _tlv(cert_der, start, end)
     elements: list[tuple[int, int]] = []  # (start, end) of the TBSCertificate's elements
@@ -457,5 +457,6 @@ __all__ = [
     "requirement_problem",
     "rsa",
     "serialization",
+    "tbs_names",
     "x509",
 ]

@@ -527,8 +527,8 @@ def _check_parallel(
     now: datetime.datetime | None,
     jobs: int,
 ) -> Report | None:
-    """``check_paths`` by ``jobs`` processes (this one and ``jobs - 1`` forks), folder by folder; None where it
-    cannot help (few files, one folder, no ``fork``). Pairing never looks beyond a certificate's folder except for
+    """``check_paths`` by ``jobs`` forked processes (``_run_forked``), folder by folder; None where it cannot help
+    (few files, one folder, no ``fork``). Pairing never looks beyond a certificate's folder except for
     the policy's bundles, and a check reports only the findings located in the files it was given, whoever
     computed them, as pre-commit's parallel batches rely on: so each task is whole folders, and the merged report
     is the single-process report (findings sorted, files in the walk's order)."""
@@ -628,9 +628,12 @@ def _run_forked(
         while children:
             pid, results = children[0]
             chunks = []
-            while chunk := os.read(results, 1 << 20):
-                chunks.append(chunk)
-            os.close(results)
+            try:
+                while chunk := os.read(results, 1 << 20):
+                    chunks.append(chunk)
+            finally:
+                os.close(results)
+                children[0] = (pid, -1)  # closed: never closed twice (the number may be reused)
             os.waitpid(pid, 0)
             children.pop(0)
             try:
@@ -641,13 +644,17 @@ def _run_forked(
     finally:
         os.close(claims)
         for pid, results in children:  # only on the way out of an error (an interrupt): stop the forks
-            with contextlib.suppress(OSError):
+            if results >= 0:
                 os.close(results)
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)
+            with contextlib.suppress(OSError):
                 os.waitpid(pid, 0)
-    for index, files in enumerate(tasks):
-        if index not in done:  # claimed by a fork that did not finish
-            done[index] = _quietly(check_task, files, _Memo())
+    missing = [index for index in range(len(tasks)) if index not in done]  # claimed by a fork that did not finish
+    if missing:
+        memo = _Memo()
+        for index in missing:
+            done[index] = _quietly(check_task, tasks[index], memo)
     return [done[index] for index in range(len(tasks))]
 
 

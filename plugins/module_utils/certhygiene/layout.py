@@ -289,7 +289,7 @@ class Layout:
 
     def load(self, path: str) -> Material | None:
         """The material of ``path`` (vault files decrypted); None when it is skipped."""
-        key = self.absolute.get(path) or self.abs(path)  # abs() inlined: load is asked several times per file
+        key = self.abs(path)
         if key in self.materials:
             return self.materials[key]
         material: Material | None = self._read_file(path, self.read_cache, self.policy.max_file_size)
@@ -391,9 +391,13 @@ class Layout:
         members = self._bundles_by_member.get(self.abs(path))
         return members[0][0] if members else None
 
+    def _bundle_for(self, cert_path: str) -> _Bundle | None:
+        """The explicit bundle whose certificate is ``cert_path`` (no path work when the policy declares none)."""
+        return self._bundle_of.get(self.abs(cert_path)) if self._bundle_of else None
+
     def declared(self, path: str) -> bool:
         """A bundle names ``path`` as its certificate: it is a server certificate, whatever it looks like."""
-        return bool(self._bundle_of) and self.abs(path) in self._bundle_of
+        return self._bundle_for(path) is not None
 
     # --- roles
 
@@ -519,9 +523,10 @@ class Layout:
     # --- neighbours
 
     def folder(self, folder: str) -> _Folder:
-        index = self.folders.get(self.absolute.get(folder) or self.abs(folder))
+        key = self.abs(folder)
+        index = self.folders.get(key)
         if index is None:
-            index = self.folders[self.abs(folder)] = _Folder(folder, self.listing(folder), self.name_role)
+            index = self.folders[key] = _Folder(folder, self.listing(folder), self.name_role)
         return index
 
     def is_client(self, path: str, material: Material) -> bool:
@@ -562,7 +567,7 @@ class Layout:
         return self.chains[key]
 
     def _chain_for(self, cert_path: str) -> Chain:
-        bundle = self._bundle_of.get(self.abs(cert_path)) if self._bundle_of else None
+        bundle = self._bundle_for(cert_path)
         if bundle is not None:
             chain = self._bundle_member(bundle, "chain")
             if chain is None and bundle.chain is None:
@@ -634,7 +639,7 @@ class Layout:
         return self.key_files[key]
 
     def _key_for(self, cert_path: str) -> str | None:
-        bundle = self._bundle_of.get(self.abs(cert_path)) if self._bundle_of else None
+        bundle = self._bundle_for(cert_path)
         if bundle is not None:
             return self._bundle_member(bundle, "private_key")
         folder, name = os.path.split(cert_path)
@@ -657,11 +662,11 @@ class Layout:
 
     def client_ca_for(self, cert_path: str) -> str | None:
         """The client CA an explicit bundle gives the certificate (two-way TLS); None: one-way or not said."""
-        bundle = self._bundle_of.get(self.abs(cert_path)) if self._bundle_of else None
+        bundle = self._bundle_for(cert_path)
         return self._bundle_member(bundle, "client_ca") if bundle is not None else None
 
     def two_way(self, cert_path: str) -> bool:
-        bundle = self._bundle_of.get(self.abs(cert_path)) if self._bundle_of else None
+        bundle = self._bundle_for(cert_path)
         return bundle is not None and bundle.client_ca is not None
 
     def _bundle_users(self, path: str, part: str) -> list[str] | None:
