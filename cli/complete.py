@@ -18,6 +18,7 @@ import argparse
 import sys
 from typing import Any
 
+from certhygiene.cli.main import RawDescriptionHelpFormatter
 from certhygiene.cli.split import add_force, read_input, report_notes, write_outputs
 
 
@@ -26,7 +27,7 @@ def register(subparsers: Any) -> None:
         "complete",
         help="build a certificate's chain from local files and AIA URLs",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
     )
     parser.add_argument("cert", metavar="CERT", help="the certificate (or a bundle starting from it)")
     parser.add_argument("--chain-out", required=True, metavar="FILE", help="where the chain goes")

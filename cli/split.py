@@ -21,13 +21,15 @@ import argparse
 import sys
 from typing import Any
 
+from certhygiene.cli.main import RawDescriptionHelpFormatter
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "split",
         help="split a bundle into the certificate, its chain and its root",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "bundle", metavar="BUNDLE", help="file holding the certificate and its chain (PEM, DER, PKCS#7)"

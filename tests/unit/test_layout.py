@@ -323,3 +323,65 @@ def test_hooks_tell_how_to_give_the_vault_password_for_locked_files_only(
     skipped = [line for line in lines if "skipped" in line]
     assert len(skipped) == 1 and skipped[0].startswith("tls/broken.key: skipped: Ansible Vault file: ")
     assert tip not in skipped[0]
+
+
+# --- the walk: expand_paths' order, and the folders a process pool hands out
+
+
+def _reference_walk(paths: list[str]) -> list[str]:
+    """What the walk must give, written plainly: each folder argument's candidate files sorted as whole paths
+    (hidden and skipped folders left out), files as named; the first mention of a file wins."""
+    from certhygiene.layout import SKIP_DIRS, is_candidate
+
+    out: list[str] = []
+    seen: set[str] = set()
+    for path in paths:
+        if os.path.isdir(path):
+            found = []
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = [d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS]
+                found += [os.path.join(folder, f) for f in files if is_candidate(os.path.join(folder, f))]
+            named = [(os.path.normpath(p), p) for p in sorted(found)]
+        else:
+            named = [(os.path.normpath(path), path)]
+        for shown, _walked in named:
+            if os.path.abspath(shown) not in seen:
+                seen.add(os.path.abspath(shown))
+                out.append(shown)
+    return out
+
+
+WALK_TREE = {
+    "x/a.crt": b"pem",
+    "x/m.key": b"pem",
+    "x/m/b.crt": b"pem",  # between x/m.key and x/mm.chain as whole paths: the walk must not keep folders apart
+    "x/mm.chain": b"pem",
+    "x/z.crt": b"pem",
+    "x/.hidden/h.crt": b"pem",
+    "x/node_modules/n.crt": b"pem",
+    "y/noext": b"-----BEGIN CERTIFICATE-----\n",
+    "y/readme.txt": b"prose",
+    "y/z/c.pem": b"pem",
+    "a-b/k.key": b"pem",
+}
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["."], ["x"], ["x", "x/m"], ["x/m", "x"], ["x/a.crt", "x"], ["x", "x/a.crt"], ["y", "."], ["a-b", "x", "y/z"]],
+)
+def test_the_walk_sorts_whole_paths_and_groups_each_file_by_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arguments: list[str]
+) -> None:
+    from certhygiene.layout import expand_by_folder, expand_paths
+
+    write(tmp_path, WALK_TREE)
+    monkeypatch.chdir(tmp_path)
+    assert expand_paths(arguments) == _reference_walk(arguments)
+    unique, folders = expand_by_folder(arguments)
+    assert list(unique) == _reference_walk(arguments)
+    grouped = [pair for pairs in folders.values() for pair in pairs]
+    assert sorted(grouped) == sorted(unique.items())  # each file once, in the folder it stands in
+    for folder, pairs in folders.items():
+        assert all(os.path.dirname(absolute) == folder for _shown, absolute in pairs)
+        assert [shown for shown, _absolute in pairs] == [p for p in unique if unique[p] in dict(pairs).values()]

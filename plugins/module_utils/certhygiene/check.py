@@ -37,6 +37,7 @@ from .layout import (  # re-exported: other doors import these names from here
     WALK_EXTENSIONS,
     Layout,
     expand_absolute,
+    expand_by_folder,
     expand_paths,
     is_candidate,
 )
@@ -150,6 +151,9 @@ class _Memo:
         self.vetted: dict[bytes, str | None] = {}
         self.signatures: dict[tuple[bytes, bytes], bool] = {}
         self.file_hits: dict[tuple[Any, ...], list[tuple[Rule, Hit]]] = {}  # _Run.run: file rules' hits by content
+        # A pool fork's checks put what they built here, so it is never freed: the fork ends with os._exit, and
+        # freeing each task's materials would cost ~5% of its time (None: freed as usual).
+        self.retained: list[Any] | None = None
 
 
 class _Run:
@@ -498,8 +502,8 @@ def check_paths(
     """
     given: list[str] | dict[str, str] = list(paths)
     if jobs > 1:
-        given = expand_absolute(given)  # walked once, whether the pool takes it or not
-        parallel = _check_parallel(given, policy, root, rules, vault_password, now, jobs)
+        given, folders = expand_by_folder(given)  # walked once, whether the pool takes it or not
+        parallel = _check_parallel(given, folders, policy, root, rules, vault_password, now, jobs)
         if parallel is not None:
             return parallel
     with warnings.catch_warnings(), _no_cyclic_gc():
@@ -520,6 +524,7 @@ MAX_TASKS_HALF = 1000
 
 def _check_parallel(
     expanded: dict[str, str],
+    folders: dict[str, list[tuple[str, str]]],
     policy: Policy | None,
     root: str | None,
     rules: Iterable[str] | None,
@@ -534,16 +539,13 @@ def _check_parallel(
     is the single-process report (findings sorted, files in the walk's order)."""
     if not hasattr(os, "fork") or len(expanded) < PARALLEL_MIN_FILES:
         return None
-    folders: dict[str, list[tuple[str, str]]] = {}
-    for path, absolute in expanded.items():  # the folder of an absolute, normalised path: before its last separator
-        folders.setdefault(absolute[: absolute.rindex(os.sep)], []).append((path, absolute))
     if len(folders) < 2:
         return None
     policy = policy or load_policy(root=root)
     now = now or datetime.datetime.now(datetime.timezone.utc)
     # Runs of folders in the walk's order, each at most about 1/TASKS_PER_JOB of a worker's share (a larger folder
-    # is a task of its own), largest first: each process claims the next task when it is free, so they finish
-    # together. The order of the work does not matter: the merged report is sorted.
+    # is a task of its own), handed out largest first: each process claims the next task when it is free, so they
+    # finish together. The reports are merged in the tasks' order.
     # (At most ~2,000 tasks whatever --jobs says: their numbers must fit in one atomic pipe write, 4 KiB.)
     target = max(1, len(expanded) // (jobs * TASKS_PER_JOB), -(-len(expanded) // MAX_TASKS_HALF))
     tasks: list[list[tuple[str, str]]] = [[]]
@@ -551,7 +553,6 @@ def _check_parallel(
         if tasks[-1] and len(tasks[-1]) + len(files) > target:
             tasks.append([])
         tasks[-1].extend(files)
-    tasks.sort(key=len, reverse=True)
     frozen_rules = frozenset(rules) if rules is not None else None
 
     def check_task(files: list[tuple[str, str]], memo: _Memo) -> Report:
@@ -560,7 +561,6 @@ def _check_parallel(
     reports = _run_forked(tasks, min(jobs, len(tasks)), check_task)
     if reports is None:
         return None
-    order = {path: index for index, path in enumerate(expanded)}
     merged = Report(profile=policy.profile, root=reports[0].root)
     findings: dict[tuple[str, str, int, str], Finding] = {}
     for part in reports:
@@ -571,8 +571,13 @@ def _check_parallel(
         merged.locked.extend(part.locked)
         merged.input_errors.extend(error for error in part.input_errors if error not in merged.input_errors)
     merged.findings = sorted(findings.values(), key=lambda f: (f.path, f.line, f.rule_id, f.message))
-    merged.files_checked.sort(key=lambda path: order.get(path, len(order)))
-    merged.skipped.sort(key=lambda entry: order.get(entry[0], len(order)))
+    # In the tasks' order, the walk's but where a subfolder's files stand between a folder's (x/a, x/m/b, x/z), or
+    # files were skipped: then sorted.
+    walked = list(expanded)
+    if merged.files_checked != walked:
+        order = {path: index for index, path in enumerate(walked)}
+        merged.files_checked.sort(key=lambda path: order.get(path, len(order)))
+        merged.skipped.sort(key=lambda entry: order.get(entry[0], len(order)))
     return merged
 
 
@@ -591,7 +596,8 @@ def _run_forked(
     import pickle
     import select
 
-    numbers = b"".join(i.to_bytes(_TASK_INDEX_BYTES, "big") for i in range(len(tasks)))
+    largest_first = sorted(range(len(tasks)), key=lambda index: -len(tasks[index]))
+    numbers = b"".join(i.to_bytes(_TASK_INDEX_BYTES, "big") for i in largest_first)
     if len(numbers) > select.PIPE_BUF:  # _check_parallel never makes so many: a write this size could block
         return None
     claims, feed = os.pipe()
@@ -600,6 +606,7 @@ def _run_forked(
     finally:
         os.close(feed)
     children: list[tuple[int, int]] = []
+    ended: list[int] = []  # forks whose pipe said all: reaped last, while their heaps are torn down
     try:
         for _unused in range(workers):
             results, sink = os.pipe()
@@ -617,6 +624,7 @@ def _run_forked(
                     view = memoryview(data)
                     while view:
                         view = view[os.write(sink, view) :]
+                    os.close(sink)  # the end of the reports now, not after the exit has unmapped the heap
                     status = 0
                 finally:
                     os._exit(status)
@@ -634,7 +642,7 @@ def _run_forked(
             finally:
                 os.close(results)
                 children[0] = (pid, -1)  # closed: never closed twice (the number may be reused)
-            os.waitpid(pid, 0)
+            ended.append(pid)
             children.pop(0)
             try:
                 # S301: the bytes come from this process's own fork, through a pipe only the two of them hold
@@ -648,6 +656,8 @@ def _run_forked(
                 os.close(results)
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)
+            ended.append(pid)
+        for pid in ended:
             with contextlib.suppress(OSError):
                 os.waitpid(pid, 0)
     missing = [index for index in range(len(tasks)) if index not in done]  # claimed by a fork that did not finish
@@ -661,15 +671,19 @@ def _run_forked(
 def _claim_tasks(
     claims: int, tasks: list[list[tuple[str, str]]], check_task: Callable[[list[tuple[str, str]], _Memo], Report]
 ) -> dict[int, Report]:
-    """The reports of the tasks this process claims from the pipe ``claims`` until it is empty; one memo for all."""
+    """The reports of the tasks this process (a fork) claims from the pipe ``claims`` until it is empty; one memo
+    for all, and nothing the checks build is freed (the fork's heap dies with it)."""
     memo = _Memo()
+    memo.retained = []
     done: dict[int, Report] = {}
-    while True:
-        claimed = os.read(claims, _TASK_INDEX_BYTES)
-        if len(claimed) < _TASK_INDEX_BYTES:
-            return done
-        index = int.from_bytes(claimed, "big")
-        done[index] = _quietly(check_task, tasks[index], memo)
+    with warnings.catch_warnings(), _no_cyclic_gc():
+        warnings.simplefilter("ignore")  # as check_paths
+        while True:
+            claimed = os.read(claims, _TASK_INDEX_BYTES)
+            if len(claimed) < _TASK_INDEX_BYTES:
+                return done
+            index = int.from_bytes(claimed, "big")
+            done[index] = check_task(tasks[index], memo)
 
 
 def _quietly(
@@ -781,6 +795,8 @@ def _check_paths(
 
     report.findings = run.sorted_findings()
     report.input_errors.extend(layout.config_errors)
+    if memo is not None and memo.retained is not None:
+        memo.retained.append((run, layout))
     return report
 
 

@@ -104,34 +104,66 @@ def expand_paths(paths: Iterable[str]) -> list[str]:
 
 def expand_absolute(paths: Iterable[str]) -> dict[str, str]:
     """``expand_paths``' files (in order), each with its absolute path (which the walk works out anyway)."""
+    return expand_by_folder(paths)[0]
+
+
+def expand_by_folder(paths: Iterable[str]) -> tuple[dict[str, str], dict[str, list[tuple[str, str]]]]:
+    """``expand_absolute``, and the same files as (path, absolute path) by folder (the absolute path's part
+    before its last separator), in the same order: a process pool hands out whole folders."""
     unique: dict[str, str] = {}
+    folders: dict[str, list[tuple[str, str]]] = {}
     seen: set[str] = set()
     cwd = os.getcwd()
     for path in paths:
         if os.path.isdir(path):
-            # A folder's files: their paths are the folder's (normalised once) and the name, which needs no
-            # normalising; sorted as whole paths, as before.
-            found: list[tuple[str, str, str]] = []
-            for folder, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
-                prefix = os.path.join(folder, "")  # prefix + name == os.path.join(folder, name)
-                normal = os.path.normpath(folder)
-                shown = "" if normal == os.curdir else os.path.join(normal, "")
-                absolute = os.path.join(os.path.normpath(os.path.join(cwd, folder)), "")
-                found.extend(
-                    (prefix + name, shown + name, absolute + name) for name in files if _is_candidate(name, prefix)
-                )
-            found.sort()
-            for _walked, shown_path, key in found:
-                if key not in seen:
-                    seen.add(key)
-                    unique[shown_path] = key
+            _expand_folder(path, cwd, unique, folders, seen)
         else:
             key = os.path.normpath(os.path.join(cwd, path))  # os.path.abspath, without a getcwd() per path
             if key not in seen:
                 seen.add(key)
-                unique[os.path.normpath(path)] = key
-    return unique
+                shown_path = os.path.normpath(path)
+                unique[shown_path] = key
+                folders.setdefault(key[: key.rindex(os.sep)], []).append((shown_path, key))
+    return unique, folders
+
+
+def _expand_folder(
+    path: str, cwd: str, unique: dict[str, str], folders: dict[str, list[tuple[str, str]]], seen: set[str]
+) -> None:
+    """The candidate files under the folder ``path`` into ``unique``, ``folders`` and ``seen`` (see
+    expand_by_folder), sorted as whole paths."""
+    # Each folder's paths are the folder's (normalised once) and the name, which needs no normalising. Names with a
+    # known ending are taken without a call per file: a large repository has tens of thousands.
+    walked: list[tuple[str, str, str, list[str]]] = []  # (walked prefix, shown prefix, absolute prefix, names)
+    for folder, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
+        prefix = os.path.join(folder, "")  # prefix + name == os.path.join(folder, name)
+        names = [name for name in files if name.lower().endswith(WALK_EXTENSIONS) or _is_candidate(name, prefix)]
+        if names:
+            names.sort()
+            normal = os.path.normpath(folder)
+            shown = "" if normal == os.curdir else os.path.join(normal, "")
+            absolute = os.path.join(os.path.normpath(os.path.join(cwd, folder)), "")
+            walked.append((prefix, shown, absolute, names))
+    # The folders' sorted names, one folder after the other, are sorted as whole paths unless a subfolder's
+    # paths fall between a folder's (x/a, x/m/b, x/z): then everything is sorted at once.
+    in_order = all(before[0] + before[3][-1] < after[0] + after[3][0] for before, after in zip(walked, walked[1:]))
+    if in_order and not seen:  # the usual case: a whole folder at a time, in C loops
+        for _prefix, shown, absolute, names in walked:
+            keys = list(map(absolute.__add__, names))
+            pairs = list(zip(map(shown.__add__, names), keys))
+            unique.update(pairs)
+            seen.update(keys)
+            folders.setdefault(absolute[:-1], []).extend(pairs)
+        return
+    found = sorted(
+        (prefix + name, shown + name, absolute + name) for prefix, shown, absolute, names in walked for name in names
+    )
+    for _walked, shown_path, key in found:
+        if key not in seen:
+            seen.add(key)
+            unique[shown_path] = key
+            folders.setdefault(key[: key.rindex(os.sep)], []).append((shown_path, key))
 
 
 _STEM_EXTENSIONS = frozenset((*CERT_EXTENSIONS, ".key"))  # each is a "." and letters: at most one ends a name
@@ -237,7 +269,8 @@ class Layout:
         self.root = root
         self.vault_password = vault_password
         self.signatures = signatures if signatures is not None else {}
-        self.materials: dict[str, Material | None] = {}
+        self.materials: dict[str, Material | None] = {}  # by absolute path
+        self.loaded: dict[str, Material | None] = {}  # the same, by the path as given
         self.listings: dict[str, list[str]] = {}
         self.folders: dict[str, _Folder] = {}
         self.name_roles: dict[str, str | None] = {}
@@ -289,8 +322,12 @@ class Layout:
 
     def load(self, path: str) -> Material | None:
         """The material of ``path`` (vault files decrypted); None when it is skipped."""
+        loaded = self.loaded.get(path, _UNKNOWN)  # by the path as given: a check asks ~3 times per file
+        if loaded is not _UNKNOWN:
+            return loaded  # type: ignore[return-value]
         key = self.abs(path)
         if key in self.materials:
+            self.loaded[path] = self.materials[key]
             return self.materials[key]
         material: Material | None = self._read_file(path, self.read_cache, self.policy.max_file_size)
         if material is not None and material.form == "skipped":
@@ -298,7 +335,7 @@ class Layout:
             material = None
         elif material is not None and material.form == "vault":
             material = self._decrypt(path)
-        self.materials[key] = material
+        self.materials[key] = self.loaded[path] = material
         return material
 
     def _decrypt(self, path: str) -> Material | None:

@@ -78,6 +78,11 @@ def safe_strings(value: Any) -> Any:
     if isinstance(value, dict):
         return {safe_strings(k): safe_strings(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
+        try:
+            if "".join(value).isprintable():  # a list of usual strings (a report's files): all at once
+                return list(value)
+        except TypeError:  # not all strings
+            pass
         return [safe_strings(v) for v in value]
     return value
 
