@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import gc
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -36,32 +37,41 @@ def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
 
 
+# cryptography's import makes tens of thousands of objects: the cyclic collector, left on, would walk them
+# again and again while they are made (~5 ms of every start of the CLI, a hook or a module).
+_collecting = gc.isenabled()
+gc.disable()
 try:
-    import cryptography as _cryptography
+    try:
+        import cryptography as _cryptography
 
-    CRYPTOGRAPHY_VERSION = str(getattr(_cryptography, "__version__", "unknown"))
-    if _version_tuple(CRYPTOGRAPHY_VERSION) < CRYPTOGRAPHY_FLOOR:
-        # Older releases lack APIs the engine calls (and need a backend argument everywhere):
-        # stop here rather than fail later with an AttributeError.
-        raise CryptographyTooOld(CRYPTOGRAPHY_VERSION)
+        CRYPTOGRAPHY_VERSION = str(getattr(_cryptography, "__version__", "unknown"))
+        if _version_tuple(CRYPTOGRAPHY_VERSION) < CRYPTOGRAPHY_FLOOR:
+            # Older releases lack APIs the engine calls (and need a backend argument everywhere):
+            # stop here rather than fail later with an AttributeError.
+            raise CryptographyTooOld(CRYPTOGRAPHY_VERSION)
 
-    from cryptography import x509
-    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
+        from cryptography import x509
+        from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+        from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
-    HAS_CRYPTOGRAPHY = True
-    CRYPTOGRAPHY_IMPORT_ERROR: str | None = None
-except ImportError as _exc:  # pragma: no cover - exercised by ansible-test's import sandbox and the matrix
-    HAS_CRYPTOGRAPHY = False
-    # A too-old version is no crash: no traceback to show, the requirement says it all.
-    import traceback
+        HAS_CRYPTOGRAPHY = True
+        CRYPTOGRAPHY_IMPORT_ERROR: str | None = None
+    except ImportError as _exc:  # pragma: no cover - exercised by ansible-test's import sandbox and the matrix
+        HAS_CRYPTOGRAPHY = False
+        # A too-old version is no crash: no traceback to show, the requirement says it all.
+        import traceback
 
-    CRYPTOGRAPHY_IMPORT_ERROR = None if isinstance(_exc, CryptographyTooOld) else traceback.format_exc()
-    x509 = InvalidSignature = UnsupportedAlgorithm = hashes = serialization = None  # type: ignore[assignment,misc]
-    dsa = ec = ed448 = ed25519 = padding = rsa = None  # type: ignore[assignment]
-    ExtendedKeyUsageOID = ExtensionOID = NameOID = None  # type: ignore[assignment,misc]
+        CRYPTOGRAPHY_IMPORT_ERROR = None if isinstance(_exc, CryptographyTooOld) else traceback.format_exc()
+        x509 = InvalidSignature = UnsupportedAlgorithm = hashes = serialization = None  # type: ignore[assignment,misc]
+        dsa = ec = ed448 = ed25519 = padding = rsa = None  # type: ignore[assignment]
+        ExtendedKeyUsageOID = ExtensionOID = NameOID = None  # type: ignore[assignment,misc]
+finally:
+    if _collecting:
+        gc.enable()
+
 
 # Imported on first use (``from ._crypto import pkcs7``): the vault cipher and PKCS#7 pull in ~5 ms of modules
 # (email, the decrepit ciphers) that a check or a one-file hook run rarely needs.
@@ -257,6 +267,9 @@ def _subject_name(cert_der: bytes) -> bytes:
     return tbs_names(cert_der)[2]
 
 
+# A check reads a certificate's names twice, far apart (cert.issuer as it reads the file, the signature check as
+# it pairs the folder): remembered for the last few thousand certificates.
+@functools.lru_cache(maxsize=4096)
 def tbs_names(cert_der: bytes) -> tuple[bytes, bytes, bytes]:
     """(tbsCertificate, issuer Name, subject Name) of a certificate's DER, each element whole (tag, length and
     content) as the bytes stand there; ValueError or IndexError when the DER is not a certificate's."""

@@ -151,9 +151,6 @@ class _Memo:
         self.vetted: dict[bytes, str | None] = {}
         self.signatures: dict[tuple[bytes, bytes], bool] = {}
         self.file_hits: dict[tuple[Any, ...], list[tuple[Rule, Hit]]] = {}  # _Run.run: file rules' hits by content
-        # A pool fork's checks put what they built here, so it is never freed: the fork ends with os._exit, and
-        # freeing each task's materials would cost ~5% of its time (None: freed as usual).
-        self.retained: list[Any] | None = None
 
 
 class _Run:
@@ -672,9 +669,8 @@ def _claim_tasks(
     claims: int, tasks: list[list[tuple[str, str]]], check_task: Callable[[list[tuple[str, str]], _Memo], Report]
 ) -> dict[int, Report]:
     """The reports of the tasks this process (a fork) claims from the pipe ``claims`` until it is empty; one memo
-    for all, and nothing the checks build is freed (the fork's heap dies with it)."""
+    for all."""
     memo = _Memo()
-    memo.retained = []
     done: dict[int, Report] = {}
     with warnings.catch_warnings(), _no_cyclic_gc():
         warnings.simplefilter("ignore")  # as check_paths
@@ -795,8 +791,6 @@ def _check_paths(
 
     report.findings = run.sorted_findings()
     report.input_errors.extend(layout.config_errors)
-    if memo is not None and memo.retained is not None:
-        memo.retained.append((run, layout))
     return report
 
 

@@ -443,14 +443,9 @@ def _key_info_of(ref: CertRef) -> KeyInfo:
     return key_info(public_key if public_key is not None else ref.cert.public_key())
 
 
-_EMPTY_NAME = b"\x30\x00"  # a SEQUENCE of no relative distinguished names, in DER
-
-
 def issuer_is_empty(cert: Any, der: bytes) -> bool:
     """Whether the issuer Name of the certificate ``der`` is an empty SEQUENCE, read from the DER (no Python name
     objects are built)."""
-    if _EMPTY_NAME not in der:  # a certificate cryptography parsed writes an empty issuer so: most hold it nowhere
-        return False
     try:
         issuer = tbs_names(der)[1]  # the whole element: tag, length, content
         if issuer[0] == 0x30:  # a SEQUENCE, as a Name is: empty when the element is its header alone
