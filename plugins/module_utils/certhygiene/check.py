@@ -19,7 +19,6 @@ import contextlib
 import datetime
 import gc
 import os
-import signal
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -649,6 +648,8 @@ def _run_forked(
     finally:
         os.close(claims)
         for pid, results in children:  # only on the way out of an error (an interrupt): stop the forks
+            import signal  # here: its enums cost ~1 ms of every start
+
             if results >= 0:
                 os.close(results)
             with contextlib.suppress(OSError):
