@@ -39,6 +39,7 @@ NOT_AT_STARTUP = (
     "threading",
     "subprocess",  # an executable vault password file only
     "tempfile",  # writing files only
+    "signal",  # stopping the pool's forks on the way out of an error only
 )
 # The hooks' usual arguments (options, then file names) are read without argparse (hooks/_common.quick_args).
 HOOK_NOT_AT_STARTUP = (*NOT_AT_STARTUP, "argparse")
@@ -162,3 +163,60 @@ def test_version_still_names_the_distribution_version(tmp_path: Path) -> None:
     code, imported, output = run_probe(entry_point("certhygiene"), ["--version"], tmp_path, tmp_path)
     assert (code, output.strip()) == ("0", f"certhygiene {importlib.metadata.version('certhygiene')}")
     assert "importlib.metadata" in imported
+
+
+# --- the interpreter's own start and end
+
+
+GC_STATE = r"""
+import gc, sys
+import datetime, functools, re, typing, certhygiene  # what _crypto imports besides cryptography
+if sys.argv[1] == "off":
+    gc.disable()
+started = []
+gc.callbacks.append(lambda phase, info: started.append(info["generation"]) if phase == "start" else None)
+import certhygiene._crypto
+print(gc.isenabled(), *started)
+"""
+
+
+@pytest.mark.parametrize(("before", "enabled"), [("on", "True"), ("off", "False")])
+def test_cryptography_is_imported_without_collections_and_the_collector_left_as_it_was(
+    before: str, enabled: str
+) -> None:
+    # cryptography's import makes tens of thousands of objects: the collector, left on, would walk them again and
+    # again while they are made (~20 collections, older generations too). _crypto pauses it for the import (at
+    # most the young generation is collected as it ends), and leaves it as it found it.
+    result = subprocess.run(
+        [sys.executable, "-c", GC_STATE, before], capture_output=True, text=True, check=True, timeout=60
+    )
+    state, *generations = result.stdout.split()
+    assert state == enabled
+    assert len(generations) <= 2 and set(generations) <= {"0"}, generations
+
+
+EXIT_STATE = r"""
+import atexit, gc, sys
+# Registered first, so it runs last: after the door's own exit handler.
+atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0))
+from certhygiene.cli.main import main
+print("exit code:", main(sys.argv[1:]))
+"""
+
+
+def test_a_door_ends_without_walking_its_heap_and_says_everything_first(repository: Path) -> None:
+    # The CLI and hooks freeze the heap at exit (the last collections would walk cryptography's objects for
+    # nothing: ~10 ms of a run); the report is complete and the exit code is the command's.
+    result = subprocess.run(
+        [sys.executable, "-c", EXIT_STATE, "check", "cloud.crt", "cloud-chain.pem", "cloud.key"],
+        cwd=repository,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert result.stdout.splitlines() == [
+        "certhygiene: 3 files checked, no findings (profile seed)",
+        "exit code: 0",
+        "frozen at exit: True",
+    ]
