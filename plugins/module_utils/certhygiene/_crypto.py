@@ -251,7 +251,7 @@ def _verify_rsa_pkcs1(cert: Any, cert_der: bytes, issuer_der: bytes, issuer_key:
         if cert.signature_algorithm_oid.dotted_string not in _RSA_PKCS1_SHA2:
             return None
         tbs, issuer_name, _subject = tbs_names(cert_der)
-        if issuer_name != _subject_name(issuer_der):
+        if issuer_name != tbs_names(issuer_der)[2]:
             return None
         issuer_key.verify(cert.signature, tbs, padding.PKCS1v15(), cert.signature_hash_algorithm)
     except InvalidSignature:
@@ -261,14 +261,8 @@ def _verify_rsa_pkcs1(cert: Any, cert_der: bytes, issuer_der: bytes, issuer_key:
     return True
 
 
-@functools.lru_cache(maxsize=64)
-def _subject_name(cert_der: bytes) -> bytes:
-    """The subject Name of an issuer's DER: the same few CAs sign every certificate of a check."""
-    return tbs_names(cert_der)[2]
-
-
 # A check reads a certificate's names twice, far apart (cert.issuer as it reads the file, the signature check as
-# it pairs the folder): remembered for the last few thousand certificates.
+# it pairs the folder), and an issuer's for every certificate it signed: remembered for the last few thousand.
 @functools.lru_cache(maxsize=4096)
 def tbs_names(cert_der: bytes) -> tuple[bytes, bytes, bytes]:
     """(tbsCertificate, issuer Name, subject Name) of a certificate's DER, each element whole (tag, length and
