@@ -269,8 +269,7 @@ class Layout:
         self.root = root
         self.vault_password = vault_password
         self.signatures = signatures if signatures is not None else {}
-        self.materials: dict[str, Material | None] = {}  # by absolute path
-        self.loaded: dict[str, Material | None] = {}  # the same, by the path as given
+        self.materials: dict[str, Material | None] = {}
         self.listings: dict[str, list[str]] = {}
         self.folders: dict[str, _Folder] = {}
         self.name_roles: dict[str, str | None] = {}
@@ -322,12 +321,8 @@ class Layout:
 
     def load(self, path: str) -> Material | None:
         """The material of ``path`` (vault files decrypted); None when it is skipped."""
-        loaded = self.loaded.get(path, _UNKNOWN)  # by the path as given: a check asks ~3 times per file
-        if loaded is not _UNKNOWN:
-            return loaded  # type: ignore[return-value]
         key = self.abs(path)
         if key in self.materials:
-            self.loaded[path] = self.materials[key]
             return self.materials[key]
         material: Material | None = self._read_file(path, self.read_cache, self.policy.max_file_size)
         if material is not None and material.form == "skipped":
@@ -335,7 +330,7 @@ class Layout:
             material = None
         elif material is not None and material.form == "vault":
             material = self._decrypt(path)
-        self.materials[key] = self.loaded[path] = material
+        self.materials[key] = material
         return material
 
     def _decrypt(self, path: str) -> Material | None:
