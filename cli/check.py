@@ -66,7 +66,7 @@ def register(subparsers: Any) -> None:
     from certhygiene.cmdline import add_max_file_size
 
     add_max_file_size(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, begin=begin)
 
 
 def _jobs(value: str) -> int:
@@ -97,6 +97,18 @@ def _usage_error(message: str) -> int:
     return 2
 
 
+def begin(args: argparse.Namespace) -> Any:
+    """What can start before the command imports cryptography: the walk of the folders given, in a fork
+    (``run`` takes it as ``args.walk``). Returns what the caller closes when the command ends, or None."""
+    paths = list(args.paths) or ["."]
+    if not (any(os.path.isdir(path) for path in paths) and all(os.path.exists(path) for path in paths)):
+        return None
+    from certhygiene.layout import BackgroundWalk
+
+    args.walk = BackgroundWalk(paths)
+    return args.walk
+
+
 def run(args: argparse.Namespace) -> int:
     paths = list(args.paths) or ["."]
     missing = [path for path in paths if not os.path.exists(path)]
@@ -122,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
         except PasswordFileError as exc:
             print(f"certhygiene check: {exc}", file=sys.stderr)
             return 2
-    report = check_paths(paths, policy, root=root, vault_password=password, jobs=args.jobs)
+    walk = getattr(args, "walk", None)
+    report = check_paths(paths, policy, root=root, vault_password=password, jobs=args.jobs, walk=walk)
     if args.format == "json":
         text = render_json(report)
     elif args.format == "sarif":

@@ -118,6 +118,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     prepare_console()
     parser = build_parser(only=chosen)
     args = parser.parse_args(arguments)
+    # Work that need not wait for the import below (check: the walk of the folders, in a fork); closed however
+    # the command ends.
+    begin = getattr(args, "begin", None)
+    started = begin(args) if begin is not None else None
+    try:
+        return _run(args)
+    finally:
+        if started is not None:
+            started.close()
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command != "rules":  # the catalog is text; everything else reads or makes certificates
         from certhygiene._crypto import requirement_problem
 

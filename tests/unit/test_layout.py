@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import marshal
 import os
 from collections import Counter
 from pathlib import Path
@@ -385,3 +386,68 @@ def test_the_walk_sorts_whole_paths_and_groups_each_file_by_its_folder(
     for folder, pairs in folders.items():
         assert all(os.path.dirname(absolute) == folder for _shown, absolute in pairs)
         assert [shown for shown, _absolute in pairs] == [p for p in unique if unique[p] in dict(pairs).values()]
+
+
+# --- the walk in a fork while the command imports cryptography (layout.BackgroundWalk)
+
+
+def _gone(pid: int) -> bool:
+    """The process ``pid`` was reaped (not even a zombie is left)."""
+    return not Path(f"/proc/{pid}").exists()
+
+
+@pytest.mark.parametrize("arguments", [["."], ["x", "x/m"], ["x/a.crt", "x"], ["a-b", "x", "y/z"]])
+def test_a_background_walk_is_the_walk_and_its_fork_is_reaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arguments: list[str]
+) -> None:
+    from certhygiene.layout import BackgroundWalk, expand_by_folder
+
+    write(tmp_path, WALK_TREE)
+    monkeypatch.chdir(tmp_path)
+    walk = BackgroundWalk(arguments)
+    pid = walk._pid
+    assert pid > 0
+    assert walk.result() == expand_by_folder(arguments)
+    assert _gone(pid)
+    assert walk.result() is None  # given once; then the caller walks
+
+
+def test_a_background_walk_that_fails_leaves_the_walk_to_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fork dies in its walk: the command walks itself, and its report is the one it gives without the fork."""
+    from certhygiene import layout
+
+    pki = three_level("walk.example.com")
+    write(
+        tmp_path,
+        {"a/site.crt": pem(pki.leaf), "a/site.key": key_pem(pki.leaf.key), "a/site.chain.pem": pem(pki.intermediate)},
+    )
+    monkeypatch.chdir(tmp_path)
+    assert cli(["check", ".", "--format", "json"]) == 0
+    expected = json.loads(capsys.readouterr().out)
+
+    def broken(_walk: Any) -> bytes:
+        raise OSError("the disk went away")
+
+    monkeypatch.setattr(marshal, "dumps", broken)  # what the fork sends the walk with; the command only loads
+    walk = layout.BackgroundWalk(["."])
+    assert walk.result() is None
+    for jobs in ("1", "2"):
+        assert cli(["check", ".", "--format", "json", "--jobs", jobs]) == 0
+        assert json.loads(capsys.readouterr().out) == expected
+    assert expected["files_checked"] == ["a/site.chain.pem", "a/site.crt", "a/site.key"]
+
+
+def test_a_background_walk_nobody_waits_for_is_stopped_and_reaped(tmp_path: Path) -> None:
+    from certhygiene.layout import BackgroundWalk
+
+    for index in range(200):
+        (tmp_path / f"d{index:03d}").mkdir()
+        for name_index in range(20):
+            (tmp_path / f"d{index:03d}" / f"n{name_index}.txt").write_bytes(b"-----BEGIN CERTIFICATE-----\n")
+    walk = BackgroundWalk([str(tmp_path)])
+    pid = walk._pid
+    walk.close()  # the command ended before it wanted the walk (a bad policy file, an interrupt)
+    assert _gone(pid)
+    assert walk.result() is None

@@ -34,6 +34,7 @@ from .layout import (  # re-exported: other doors import these names from here
     FULLCHAIN_PATTERNS,
     GENERIC_CHAIN_PREFIXES,
     WALK_EXTENSIONS,
+    BackgroundWalk,
     Layout,
     expand_absolute,
     expand_by_folder,
@@ -485,6 +486,7 @@ def check_paths(
     vault_password: bytes | str | None = None,
     now: datetime.datetime | None = None,
     jobs: int = 1,
+    walk: BackgroundWalk | None = None,
 ) -> Report:
     """Check files and folders (folders: every candidate file under them, hidden folders left out).
 
@@ -495,15 +497,18 @@ def check_paths(
     they are skipped and listed in ``Report.skipped``; a password that does not open
     one is an input error (``Report.input_errors``).
     ``jobs`` > 1: folders are checked by that many processes (``_check_parallel``); the report is the same.
+    ``walk``: the walk of ``paths`` started earlier in a fork (``layout.BackgroundWalk``); taken when it has one.
     """
-    given: list[str] | dict[str, str] = list(paths)
-    if jobs > 1:
-        given, folders = expand_by_folder(given)  # walked once, whether the pool takes it or not
-        parallel = _check_parallel(given, folders, policy, root, rules, vault_password, now, jobs)
-        if parallel is not None:
-            return parallel
+    named = list(paths)
     with warnings.catch_warnings(), _no_cyclic_gc():
         warnings.simplefilter("ignore")  # cryptography's deprecation notes about odd certificates: not for users
+        walked = walk.result() if walk is not None and walk.paths == named else None
+        given: list[str] | dict[str, str] = named if walked is None else walked[0]
+        if jobs > 1:
+            given, folders = expand_by_folder(given) if walked is None else walked  # walked once, pool or not
+            parallel = _check_parallel(given, folders, policy, root, rules, vault_password, now, jobs)
+            if parallel is not None:
+                return parallel
         return _check_paths(given, policy, root, rules, vault_password, now)
 
 
