@@ -130,16 +130,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.command != "rules":  # the catalog is text; everything else reads or makes certificates
-        from certhygiene._crypto import requirement_problem
-
-        problem = requirement_problem(sys.executable)
-        if problem:
-            print(f"certhygiene: {problem}", file=sys.stderr)
-            return 2
     try:
+        if args.command != "rules":  # the catalog is text; everything else reads or makes certificates
+            from certhygiene._crypto import requirement_problem
+
+            problem = requirement_problem(sys.executable)
+            if problem:
+                print(f"certhygiene: {problem}", file=sys.stderr)
+                return 2
         return int(args.func(args))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # also while cryptography is imported (the longest part of a start)
         return 130
     except BrokenPipeError:
         return 1

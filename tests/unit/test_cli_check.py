@@ -241,3 +241,34 @@ def test_rules_json(capsys: pytest.CaptureFixture[str]) -> None:
     for entry in data["rules"]:
         assert entry["severity"] in ("error", "warning")
         assert entry["citation"] and entry["hint"]
+
+
+INTERRUPTED_START = r"""
+import os, sys
+# Ctrl-C while the command imports cryptography (the longest part of its start), after it forked the walk.
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name == "certhygiene._crypto":
+            raise KeyboardInterrupt
+sys.meta_path.insert(0, Interrupt())
+from certhygiene.cli.main import main
+code = main(sys.argv[1:])
+try:
+    left = os.waitpid(-1, os.WNOHANG)
+except ChildProcessError:
+    left = "none"
+print("exit code:", code, "forks left:", left)
+"""
+
+
+def test_ctrl_c_during_the_start_ends_the_command_quietly_and_stops_its_walk(tmp_path: Path) -> None:
+    clean_set(tmp_path / "site")
+    result = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_START, "check", "."],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (result.stdout, result.stderr) == ("exit code: 130 forks left: none\n", "")

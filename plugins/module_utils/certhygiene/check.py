@@ -40,6 +40,7 @@ from .layout import (  # re-exported: other doors import these names from here
     expand_by_folder,
     expand_paths,
     is_candidate,
+    widen_pipe,
 )
 from .material import Block, EncodingProblem, Material, ReadCache, read_bytes
 from .policy import Policy, load_policy
@@ -611,6 +612,7 @@ def _run_forked(
     try:
         for _unused in range(workers):
             results, sink = os.pipe()
+            widen_pipe(sink)  # a fork that ends first sends its reports and ends, whoever is read first
             try:
                 pid = os.fork()
             except OSError:

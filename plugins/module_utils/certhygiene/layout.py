@@ -183,7 +183,7 @@ class BackgroundWalk:
         if not hasattr(os, "fork"):
             return
         results, sink = os.pipe()
-        _widen(sink)
+        widen_pipe(sink)
         try:
             pid = os.fork()
         except OSError:
@@ -251,9 +251,10 @@ class BackgroundWalk:
                 os.waitpid(pid, 0)
 
 
-def _widen(pipe: int) -> None:
-    """Let the pipe hold up to 1 MiB (Linux; the most an unprivileged process may ask), so the walk's fork
-    writes ~8,000 files' paths at once instead of waiting for each 64 KiB to be read."""
+def widen_pipe(pipe: int) -> None:
+    """Let the pipe hold up to 1 MiB (Linux; the most an unprivileged process may ask), so a fork writes what it
+    sends (the walk of ~8,000 files, a pool worker's reports) at once instead of waiting for each 64 KiB to be
+    read."""
     if not sys.platform.startswith("linux"):
         return
     import fcntl
