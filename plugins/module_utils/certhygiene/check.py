@@ -39,8 +39,10 @@ from .layout import (  # re-exported: other doors import these names from here
     expand_absolute,
     expand_by_folder,
     expand_paths,
+    fork_with_pipe,
     is_candidate,
-    widen_pipe,
+    read_all,
+    send_all,
 )
 from .material import Block, EncodingProblem, Material, ReadCache, read_bytes
 from .policy import Policy, load_policy
@@ -611,37 +613,28 @@ def _run_forked(
     ended: list[int] = []  # forks whose pipe said all: reaped last, while their heaps are torn down
     try:
         for _unused in range(workers):
-            results, sink = os.pipe()
-            widen_pipe(sink)  # a fork that ends first sends its reports and ends, whoever is read first
-            try:
-                pid = os.fork()
-            except OSError:
-                os.close(results)
-                os.close(sink)
+            # The pipe is widened (fork_with_pipe): a fork that ends first sends its reports and ends, whoever is
+            # read first.
+            forked = fork_with_pipe()
+            if forked is None:
                 break
+            pid, end = forked
             if pid == 0:  # the fork: check what it claims, send the reports, end
                 status = 1
                 try:
-                    os.close(results)
-                    data = pickle.dumps(_claim_tasks(claims, tasks, check_task), pickle.HIGHEST_PROTOCOL)
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(sink, view) :]
-                    os.close(sink)  # the end of the reports now, not after the exit has unmapped the heap
+                    send_all(end, pickle.dumps(_claim_tasks(claims, tasks, check_task), pickle.HIGHEST_PROTOCOL))
+                    os.close(end)  # the end of the reports now, not after the exit has unmapped the heap
                     status = 0
                 finally:
                     os._exit(status)
-            os.close(sink)
-            children.append((pid, results))
+            children.append((pid, end))
         if not children:
             return None
         done: dict[int, Report] = {}
         while children:
             pid, results = children[0]
-            chunks = []
             try:
-                while chunk := os.read(results, 1 << 20):
-                    chunks.append(chunk)
+                data = read_all(results)
             finally:
                 os.close(results)
                 children[0] = (pid, -1)  # closed: never closed twice (the number may be reused)
@@ -649,7 +642,7 @@ def _run_forked(
             children.pop(0)
             try:
                 # S301: the bytes come from this process's own fork, through a pipe only the two of them hold
-                done.update(pickle.loads(b"".join(chunks)))  # noqa: S301
+                done.update(pickle.loads(data))  # noqa: S301
             except Exception:  # noqa: S110 - the fork failed: its tasks are checked below
                 pass
     finally:

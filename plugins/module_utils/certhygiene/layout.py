@@ -180,39 +180,27 @@ class BackgroundWalk:
         self.cwd = os.getcwd()
         self._pid = 0
         self._results = -1
-        if not hasattr(os, "fork"):
+        forked = fork_with_pipe() if hasattr(os, "fork") else None
+        if forked is None:
             return
-        results, sink = os.pipe()
-        widen_pipe(sink)
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(results)
-            os.close(sink)
-            return
+        pid, end = forked
         if pid == 0:  # the fork: walk, send the walk, end (os._exit: nothing of the parent's is flushed or run)
             status = 1
             try:
-                os.close(results)
                 import marshal  # plain str, dict, list and tuple: the fastest exact round trip
 
-                view = memoryview(marshal.dumps(expand_by_folder(self.paths)))
-                while view:
-                    view = view[os.write(sink, view) :]
+                send_all(end, marshal.dumps(expand_by_folder(self.paths)))
                 status = 0
             finally:
                 os._exit(status)
-        os.close(sink)
-        self._pid, self._results = pid, results
+        self._pid, self._results = pid, end
 
     def result(self) -> tuple[dict[str, str], dict[str, list[tuple[str, str]]]] | None:
         """The walk (waits for the fork to send it); None: walk here instead."""
         if self._results < 0:
             return None
-        chunks = []
         try:
-            while chunk := os.read(self._results, 1 << 20):
-                chunks.append(chunk)
+            data = read_all(self._results)
             os.close(self._results)  # all read: the fork has ended or is ending
             self._results = -1
         finally:
@@ -226,7 +214,7 @@ class BackgroundWalk:
         gc.disable()  # ~20,000 new containers per 10,000 files: the collector would walk them as they are made
         try:
             # S302: the bytes come from this process's own fork, through a pipe only the two of them hold
-            unique, folders = marshal.loads(b"".join(chunks))  # noqa: S302
+            unique, folders = marshal.loads(data)  # noqa: S302
         except (EOFError, ValueError, TypeError):  # the fork failed (it sent nothing, or not all)
             return None
         finally:
@@ -249,6 +237,36 @@ class BackgroundWalk:
                     os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
+
+
+def fork_with_pipe() -> tuple[int, int] | None:
+    """``os.fork()`` with a pipe from the fork to this process: (pid, end), the end being the pipe's write end in the
+    fork (pid 0) and its read end here (the other end is closed on each side); None when no fork could be made."""
+    results, sink = os.pipe()
+    widen_pipe(sink)
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(results)
+        os.close(sink)
+        return None
+    os.close(results if pid == 0 else sink)
+    return pid, sink if pid == 0 else results
+
+
+def send_all(pipe: int, data: bytes) -> None:
+    """Write all of ``data`` to ``pipe`` (a write to a pipe may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(pipe, view) :]
+
+
+def read_all(pipe: int) -> bytes:
+    """Everything ``pipe`` gives until its write end is closed."""
+    chunks = []
+    while chunk := os.read(pipe, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def widen_pipe(pipe: int) -> None:
