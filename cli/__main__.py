@@ -1,5 +1,3 @@
-import sys
+from certhygiene.cli.main import run
 
-from certhygiene.cli.main import main
-
-sys.exit(main())
+run()

@@ -8,11 +8,12 @@ exit code (0 clean, 1 findings or failure, 2 usage error).
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 # Order is the order of `certhygiene --help`.
 SUBCOMMANDS = (
@@ -129,6 +130,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             started.close()
 
 
+def run() -> NoReturn:
+    """The ``certhygiene`` program (the console script, ``python -m certhygiene``): ``main``, then ``exit_now``.
+    (argparse's own exits, ``--help`` and usage errors, end the usual way.)"""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process with ``code`` once its exit handlers ran and its output is out, without the interpreter's
+    teardown: freeing every object of cryptography, the engine and the run took ~6 ms of a check of 10,000 files
+    (mypy ends its runs the same way). With a thread still running, the usual exit, which waits for it."""
+    threading = sys.modules.get("threading")
+    run_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_handlers is None or (threading is not None and threading.active_count() > 1):
+        sys.exit(code)
+    run_handlers()  # what a normal exit would run: logging's flush, temporary files' removal, ...
+    try:
+        sys.stdout.flush()
+    except OSError:  # the reader went away (`certhygiene check | head`): as a broken pipe during the run
+        code = code or 1
+    try:
+        sys.stderr.flush()
+    except OSError:  # nowhere left to say it
+        pass
+    os._exit(code)
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
         if args.command != "rules":  # the catalog is text; everything else reads or makes certificates
@@ -156,4 +183,4 @@ def _run(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

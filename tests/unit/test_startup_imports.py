@@ -44,20 +44,19 @@ NOT_AT_STARTUP = (
 # The hooks' usual arguments (options, then file names) are read without argparse (hooks/_common.quick_args).
 HOOK_NOT_AT_STARTUP = (*NOT_AT_STARTUP, "argparse")
 
-# Runs the entry point as its console script does, then writes the exit code and sys.modules to a file (stdout is
-# the command's own).
+# Runs the entry point as its console script does (``sys.exit(function())``; the certhygiene program's ``run``
+# ends the process itself, its exit handlers run), and writes sys.modules to a file at exit (stdout is the
+# command's own).
 PROBE = r"""
-import sys
+import atexit, sys
 target, report = sys.argv[1], sys.argv[2]
+def record():
+    with open(report, "w") as handle:
+        handle.write("\n".join(sorted(sys.modules)))
+atexit.register(record)
 module, _, attribute = target.partition(":")
 sys.argv = [attribute, *sys.argv[3:]]
-main = getattr(__import__(module, fromlist=[attribute]), attribute)
-try:
-    code = main()
-except SystemExit as exc:
-    code = exc.code
-with open(report, "w") as handle:
-    handle.write(f"{code}\n" + "\n".join(sorted(sys.modules)))
+sys.exit(getattr(__import__(module, fromlist=[attribute]), attribute)())
 """
 
 BASELINE = "import sys, cryptography.x509; from cryptography.hazmat.primitives import serialization; " + (
@@ -107,8 +106,7 @@ def run_probe(target: str, args: list[str], folder: Path, tmp_path: Path) -> tup
         timeout=120,
     )
     assert report.exists(), f"the probe did not finish: {result.stderr[-2000:]}"
-    code, *modules = report.read_text().split("\n")
-    return code, set(modules), result.stdout + result.stderr
+    return str(result.returncode), set(report.read_text().split("\n")), result.stdout + result.stderr
 
 
 def offending(imported: set[str], baseline: set[str], forbidden: tuple[str, ...]) -> list[str]:
@@ -222,3 +220,64 @@ def test_a_door_ends_without_walking_its_heap_and_says_everything_first(reposito
         "exit code: 0",
         "frozen at exit: True",
     ]
+
+
+PROGRAM = r"""
+import atexit, sys, threading, time
+case = sys.argv[1]
+if case != "broken pipe":
+    atexit.register(lambda: print("exit handler ran"))
+if case == "thread":
+    threading.Thread(target=lambda: (time.sleep(0.5), print("thread done"))).start()
+from certhygiene.cli.main import run
+sys.argv = ["certhygiene", *sys.argv[2:]]
+run()
+"""
+
+
+@pytest.mark.parametrize(
+    ("case", "args", "code", "stdout"),
+    [
+        (
+            "clean",
+            ["check", "cloud.crt", "cloud-chain.pem", "cloud.key"],
+            0,
+            ["certhygiene: 3 files checked, no findings (profile seed)", "exit handler ran"],
+        ),
+        ("usage error", ["check", "missing.crt"], 2, ["exit handler ran"]),
+        (
+            "thread",  # the usual exit: it waits for the thread
+            ["check", "cloud.crt", "cloud-chain.pem", "cloud.key"],
+            0,
+            ["certhygiene: 3 files checked, no findings (profile seed)", "thread done", "exit handler ran"],
+        ),
+    ],
+)
+def test_the_program_ends_with_its_exit_code_its_output_and_exit_handlers(
+    case: str, args: list[str], code: int, stdout: list[str], repository: Path
+) -> None:
+    # `certhygiene` (run) ends without the interpreter's teardown, but nothing a normal exit does is lost.
+    result = subprocess.run(
+        [sys.executable, "-c", PROGRAM, case, *args],
+        cwd=repository,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert (result.returncode, result.stdout.splitlines()) == (code, stdout), result.stderr
+    assert result.stderr == ("certhygiene check: no such file or folder: missing.crt\n" if code == 2 else "")
+
+
+def test_the_program_whose_reader_went_away_fails_quietly(repository: Path) -> None:
+    # `certhygiene check ... | head -0`: the report cannot be delivered; exit 1, no "Exception ignored" noise.
+    with subprocess.Popen(
+        [sys.executable, "-c", PROGRAM, "broken pipe", "check", "cloud.crt", "cloud-chain.pem", "cloud.key"],
+        cwd=repository,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        assert process.wait(timeout=120) == 1
+        assert process.stderr.read() == b""

@@ -11,4 +11,4 @@ from __future__ import annotations
 if __name__ == "__main__":
     import importlib
 
-    raise SystemExit(importlib.import_module("certhygiene.cli.main").main())
+    importlib.import_module("certhygiene.cli.main").run()
