@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import random
+import string
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from certhygiene.inputs import (
     parse_size,
     read_regular,
 )
-from certhygiene.material import read_bytes, read_file
+from certhygiene.material import _decode_base64, _decode_clean_body, read_bytes, read_file
 from certhygiene.policy import PolicyError, load_policy
 from certhygiene.report import render_json, render_sarif, render_text
 from cryptography import x509
@@ -131,6 +133,27 @@ def test_armour_with_no_valid_block(text: str) -> None:
     details = [p.detail for p in material.problems]
     assert "the file looks like PEM but holds no valid PEM block" in details
     assert any("a broken armour line" in d for d in details)
+
+
+def test_a_clean_block_decodes_as_the_strict_reader_decodes_it() -> None:
+    # The one-pass reader (_decode_clean_body) decodes a block's body without joining its lines and finds its last,
+    # partial group from the length decoded: on every body its pattern takes (base64 alphabet, padding, line
+    # breaks) it must agree with the strict, canonical decoder of the joined lines, accepting and refusing alike.
+    alphabet = string.ascii_letters + string.digits + "+/"
+    chance = random.Random(13)  # fixed: the same bodies every run
+    bodies = ["", "\n", "=", "==\n", "QQ==", "QR==", "QUI=", "QUJ=", "QUJD", "QUJDRA==\r\n", "Q", "QUJDR"]
+    for _unused in range(20000):
+        if chance.random() < 0.5:  # anything the pattern takes
+            body = "".join(
+                chance.choice(alphabet if chance.random() < 0.8 else "=\r\n") for _ in range(chance.randint(0, 14))
+            )
+        else:  # data, padding, a line end
+            body = "".join(chance.choice(alphabet) for _ in range(chance.randint(0, 9)))
+            body += "=" * chance.randint(0, 3) + chance.choice(["", "\n", "\r\n"])
+        bodies.append(body)
+    for body in bodies:
+        joined = body.replace("\r", "").replace("\n", "")
+        assert _decode_clean_body(body) == _decode_base64(joined), repr(body)
 
 
 def test_read_file_skips_a_fifo(tmp_path: Path) -> None:

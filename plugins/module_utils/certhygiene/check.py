@@ -276,7 +276,7 @@ class _Run:
                 # File rules see the content, the role and the certificates' positions, never the path but to
                 # say where: a copy of a content seen before (a chain file standing in many folders) gets the
                 # same hits, located in it.
-                memo_key = (content, ctx.role, ctx.declared, ctx.vaulted, tuple(ref.position for ref in ctx.certs))
+                memo_key = (content, ctx.role, ctx.declared, ctx.vaulted, tuple([ref.position for ref in ctx.certs]))
                 seen = self.file_hits.get(memo_key)
                 if seen is not None:
                     for rule, hit in seen:

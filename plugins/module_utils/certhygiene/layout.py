@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import os
 import re
 import sys
@@ -289,21 +290,20 @@ _STEM_END = re.compile(r"[.\-_]")  # where a name may be cut into a stem and the
 _KEY_SUFFIXES = (".key", ".key.pem", "-key.pem", "_key.pem", ".pem")
 
 
-def stems(name: str) -> list[str]:
+@functools.lru_cache(maxsize=8192)  # asked ~4 times per certificate file (its folder's index, chain, key, client)
+def stems(name: str) -> tuple[str, ...]:
     """Stems a neighbour may start with: ``server-cert.pem`` -> ``server-cert``, ``server``."""
     stem = name
     lower = name.lower()
     ext = len(lower) - lower.rfind(".")
     if ext <= len(lower) and lower[-ext:] in _STEM_EXTENSIONS and len(name) > ext:
         stem = name[:-ext]
-    found = [stem]
     lower = stem.lower()
     if lower.endswith(_CERT_SUFFIXES):
         for suffix in _CERT_SUFFIXES:
             if lower.endswith(suffix) and len(stem) > len(suffix):
-                found.append(stem[: -len(suffix)])
-                break
-    return found
+                return (stem, stem[: -len(suffix)])
+    return (stem,)
 
 
 def _first_certificate(material: Material | None) -> Any:
@@ -438,7 +438,7 @@ class Layout:
 
     def load(self, path: str) -> Material | None:
         """The material of ``path`` (vault files decrypted); None when it is skipped."""
-        key = self.abs(path)
+        key = self.absolute.get(path) or self.abs(path)  # asked ~3 times per file: the common case without a call
         if key in self.materials:
             return self.materials[key]
         material: Material | None = self._read_file(path, self.read_cache, self.policy.max_file_size)

@@ -202,7 +202,10 @@ class Material(Record):
 
     @property
     def has_private_key(self) -> bool:
-        return any(b.kind == "private_key" for b in self.blocks)
+        for block in self.blocks:  # a loop, not any() over a generator: asked of every file
+            if block.kind == "private_key":
+                return True
+        return False
 
 
 class ReadCache:
@@ -258,8 +261,11 @@ _BOMS = (
 )
 
 
+_BOM_STARTS = frozenset(mark[:1] for mark, _codec, _name in _BOMS)
+
+
 def _read(data: bytes, path: str, cache: ReadCache | None) -> Material:
-    bom = next((entry for entry in _BOMS if data.startswith(entry[0])), None)
+    bom = next((entry for entry in _BOMS if data.startswith(entry[0])), None) if data[:1] in _BOM_STARTS else None
     if bom is None:
         return _read_plain(data, path, cache)
     # A byte order mark (Windows editors add one) is one problem, named as such, not a stray-text error per line.
@@ -278,9 +284,10 @@ def _read(data: bytes, path: str, cache: ReadCache | None) -> Material:
 
 def _read_plain(data: bytes, path: str, cache: ReadCache | None) -> Material:
     try:
-        if not data.strip():
+        start = data.lstrip()
+        if not start:
             return Material(path, "empty", problems=[EncodingProblem(1, "the file is empty")])
-        if data.lstrip().startswith(VAULT_HEADER):
+        if start.startswith(VAULT_HEADER):
             return Material(path, "vault")
         if b"-----BEGIN " in data:
             return _read_pem(data, path, cache)
@@ -329,14 +336,15 @@ def _decode_clean_body(body: str) -> bytes | None:
     padding = body.find("=")
     if padding >= 0 and body[padding:].strip("=\r\n"):
         return None  # data after the padding
-    size = len(body) - body.count("\n") - body.count("\r") - body.count("=")  # base64 characters
-    if size == 0 and padding < 0:
-        return None  # no data at all
     try:
         der = binascii.a2b_base64(body)
     except (binascii.Error, ValueError):
         return None
-    partial = size % 4
+    if not der and padding < 0:
+        return None  # no data at all
+    # The base64 characters of the last, partial group, from the length decoded (no count over the body): n full
+    # groups give 3n bytes, a group of 2 or 3 characters one or two more (a lone character does not decode).
+    partial = (0, 2, 3)[len(der) % 3]
     if partial:
         last = ""
         for char in reversed(body):
@@ -344,7 +352,7 @@ def _decode_clean_body(body: str) -> bytes | None:
                 last = char + last
                 if len(last) == partial:
                     break
-        if binascii.b2a_base64(der[size // 4 * 3 :], newline=False).rstrip(b"=") != last.encode("ascii"):
+        if binascii.b2a_base64(der[len(der) // 3 * 3 :], newline=False).rstrip(b"=") != last.encode("ascii"):
             return None
     return der
 
