@@ -145,10 +145,10 @@ def test_a_clean_block_decodes_as_the_strict_reader_decodes_it() -> None:
     for _unused in range(20000):
         if chance.random() < 0.5:  # anything the pattern takes
             body = "".join(
-                chance.choice(alphabet if chance.random() < 0.8 else "=\r\n") for _ in range(chance.randint(0, 14))
+                chance.choice(alphabet if chance.random() < 0.8 else "=\r\n") for _char in range(chance.randint(0, 14))
             )
         else:  # data, padding, a line end
-            body = "".join(chance.choice(alphabet) for _ in range(chance.randint(0, 9)))
+            body = "".join(chance.choice(alphabet) for _char in range(chance.randint(0, 9)))
             body += "=" * chance.randint(0, 3) + chance.choice(["", "\n", "\r\n"])
         bodies.append(body)
     for body in bodies:
