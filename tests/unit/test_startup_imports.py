@@ -3,7 +3,7 @@
 A one-file hook run must stay close to python plus the cryptography import (issue 13), so modules that only some
 runs need are imported where they are used: importlib.metadata (``--version``), the process pool (large checks),
 JSON (``--format json``), the network modules (AIA downloads), argparse (the hooks read their usual options
-themselves). Each case runs the real console entry point (as its console script does: ``sys.exit(main())``) in a
+themselves). Each case runs the real console entry point (as its console script does: ``sys.exit(function())``) in a
 fresh interpreter on a real certificate set and lists ``sys.modules`` at exit; only what ``cryptography.x509``
 and ``serialization`` themselves import is allowed besides. Not timed: the timings are tests/bench/bench_startup.py.
 """
