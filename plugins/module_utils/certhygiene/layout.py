@@ -386,6 +386,8 @@ class Layout:
         self.folders: dict[str, _Folder] = {}
         self.name_roles: dict[str, str | None] = {}
         self.absolute: dict[str, str] = {}
+        self.splits: dict[str, tuple[str, str]] = {}
+        self.prefixes: dict[str, str] = {}
         self.cwd = os.getcwd()  # os.path.abspath asks the system for it on every call
         self.chains: dict[str, Chain] = {}
         self.key_files: dict[str, str | None] = {}
@@ -415,6 +417,21 @@ class Layout:
         found = self.absolute.get(path)
         if found is None:
             found = self.absolute[path] = os.path.normpath(os.path.join(self.cwd, path))
+        return found
+
+    def split(self, path: str) -> tuple[str, str]:
+        """``os.path.split``, remembered for this check (a certificate file's pairing asks for it ~5 times)."""
+        found = self.splits.get(path)
+        if found is None:
+            found = self.splits[path] = os.path.split(path)
+        return found
+
+    def prefix(self, folder: str) -> str:
+        """``os.path.join(folder, "")``, remembered: ``prefix + name`` is ``os.path.join(folder, name)`` for a name
+        of the folder, spelled as the caller spells the folder (a finding shows the path so)."""
+        found = self.prefixes.get(folder)
+        if found is None:
+            found = self.prefixes[folder] = os.path.join(folder, "")
         return found
 
     def relative(self, path: str) -> str:
@@ -575,10 +592,12 @@ class Layout:
         by_name = self.name_role(path)
         if by_name is not None:
             return by_name
-        kinds = {block.kind for block in material.blocks}
-        if "certificate" in kinds:
-            return "certificate"
-        return "key" if "private_key" in kinds else "other"
+        has_key = False
+        for block in material.blocks:  # a loop, not a set of kinds: asked for every file
+            if block.kind == "certificate":
+                return "certificate"
+            has_key = has_key or block.kind == "private_key"
+        return "key" if has_key else "other"
 
     # --- proof
 
@@ -654,8 +673,9 @@ class Layout:
             generic = set(index.generic_chains)
             ordered = index.generic_chains + [c for c in index.chains if c not in generic] + index.cert_files
             index.issuers = []
+            prefix = self.prefix(folder)
             for name in ordered:
-                path = os.path.join(folder, name)
+                path = prefix + name
                 if not self._guessable(path):
                     continue
                 if (name in index.chain_names and self.first_ca(path) is not None) or (
@@ -684,7 +704,7 @@ class Layout:
         first = _first_certificate(material)
         if first is None or self.declared(path):
             return False
-        folder, name = os.path.split(path)
+        folder, name = self.split(path)
         if _says_client(name):
             return True
         for bundle in self._bundle_of.values():
@@ -694,7 +714,7 @@ class Layout:
                     return True
         index = self.folder(folder)
         for candidate in index.client_cas:
-            other = os.path.join(folder, candidate)
+            other = self.prefix(folder) + candidate
             if candidate != name and self._guessable(other) and self.ca_file(other) and self.issued(other, path):
                 return True
         return False
@@ -717,11 +737,12 @@ class Layout:
             if chain is None and bundle.chain is None:
                 return Chain(None, " (its bundle in the policy file names no chain)")
             return Chain(chain, "" if chain else " (the chain its bundle names does not exist)")
-        folder, name = os.path.split(cert_path)
+        folder, name = self.split(cert_path)
         index = self.folder(folder)
+        prefix = self.prefix(folder)
         contradicted: list[str] = []
         for candidate in self._named_chains(index, name):
-            path = os.path.join(folder, candidate)
+            path = prefix + candidate
             if not self._guessable(path):
                 continue
             if self.issued(path, cert_path):
@@ -729,7 +750,7 @@ class Layout:
             if candidate in index.chain_names:  # a CA file named x-ca.crt is only a CA file: no finding of its own
                 contradicted.append(path)
         for candidate in self.issuers(folder):
-            path = os.path.join(folder, candidate)
+            path = prefix + candidate
             if candidate != name and path not in contradicted and self.issued(path, cert_path):
                 return Chain(path, contradicted=contradicted)
         stem = stems(name)[-1]
@@ -754,8 +775,9 @@ class Layout:
         if leaf is None:
             return None
         index = self.folder(folder)
+        prefix = self.prefix(folder)
         for candidate in index.generic_chains + [c for c in index.chains if c not in index.generic_chains]:
-            path = os.path.join(folder, candidate)
+            path = prefix + candidate
             chain = self.load(path) if candidate != name and self._guessable(path) else None
             for block in (chain.certificates if chain is not None else [])[1:]:
                 try:
@@ -786,7 +808,7 @@ class Layout:
         bundle = self._bundle_for(cert_path)
         if bundle is not None:
             return self._bundle_member(bundle, "private_key")
-        folder, name = os.path.split(cert_path)
+        folder, name = self.split(cert_path)
         present = self.folder(folder).present
         candidates: list[str] = []
         for stem in stems(name):
@@ -796,7 +818,7 @@ class Layout:
         for candidate in candidates:
             if candidate == name or candidate not in present:
                 continue
-            path = os.path.join(folder, candidate)
+            path = self.prefix(folder) + candidate
             if not self._guessable(path):
                 continue
             material = self.load(path)
@@ -826,13 +848,14 @@ class Layout:
         explicit = self._bundle_users(chain_path, "chain")
         if explicit is not None:
             return [(path, True) for path in explicit if os.path.exists(path)]
-        folder = os.path.dirname(chain_path)
+        folder = self.split(chain_path)[0]
         index = self.folder(folder)
         if index.users is None:
             # Every certificate file of the folder, paired once: the reverse of chain_for.
             index.users = {}
+            prefix = self.prefix(folder)
             for name in index.cert_files:
-                path = os.path.join(folder, name)
+                path = prefix + name
                 material = self.load(path) if self._guessable(path) else None
                 # A file with its chain inside takes no chain file (a CA file's "chain" is never used: harmless).
                 if material is None or sum(block.kind == "certificate" for block in material.blocks) != 1:
@@ -849,13 +872,13 @@ class Layout:
         explicit = self._bundle_users(key_path, "private_key")
         if explicit is not None:
             return [path for path in explicit if os.path.exists(path)]
-        folder = os.path.dirname(key_path)
+        folder = self.split(key_path)[0]
         index = self.folder(folder)
         if index.key_users is None:
             # Every certificate file of the folder, its key found once: the reverse of key_for (which the
             # certificates' sets ask for anyway).
             index.key_users = {}
-            prefix = os.path.join(folder, "")
+            prefix = self.prefix(folder)
             for candidate in index.cert_files:
                 found = self.key_for(prefix + candidate)
                 if found is not None:
