@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ._record import Record
 from .facts import describe_certificate, is_ca, key_info, not_after, not_before, subject_alt_names
 from .findings import ERROR, WARNING, Finding
+from .forks import fork_with_pipe, read_all, send_all
 from .inputs import InputError, NotRegularFile
 from .layout import (  # re-exported: other doors import these names from here
     CERT_EXTENSIONS,
@@ -39,10 +40,7 @@ from .layout import (  # re-exported: other doors import these names from here
     expand_absolute,
     expand_by_folder,
     expand_paths,
-    fork_with_pipe,
     is_candidate,
-    read_all,
-    send_all,
 )
 from .material import Block, EncodingProblem, Material, ReadCache, read_bytes
 from .policy import Policy, load_policy

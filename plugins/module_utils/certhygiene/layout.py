@@ -25,8 +25,8 @@ when a client CA of the folder (a CA file whose name says ``client``, or a bundl
 verifiably issued it. (One whose extended key usage allows clientAuth without serverAuth needs no
 identity and no chain whatever its name: the rules say so themselves.)
 
-Only ``.inputs`` is imported at module level: a hook that only selects files (``is_candidate``) on
-a repository of ordinary text pays for no cryptography import.
+Only ``.inputs`` and ``.forks`` are imported at module level: a hook that only selects files
+(``is_candidate``) on a repository of ordinary text pays for no cryptography import.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ import fnmatch
 import functools
 import os
 import re
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._record import Record
+from .forks import fork_with_pipe, read_all, send_all
 from .inputs import InputError, read_head, read_regular
 
 if TYPE_CHECKING:
@@ -233,50 +233,6 @@ class BackgroundWalk:
                     os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
-
-
-def fork_with_pipe() -> tuple[int, int] | None:
-    """``os.fork()`` with a pipe from the fork to this process: (pid, end), the end being the pipe's write end in the
-    fork (pid 0) and its read end here (the other end is closed on each side); None when no fork could be made."""
-    results, sink = os.pipe()
-    widen_pipe(sink)
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(results)
-        os.close(sink)
-        return None
-    os.close(results if pid == 0 else sink)
-    return pid, sink if pid == 0 else results
-
-
-def send_all(pipe: int, data: bytes) -> None:
-    """Write all of ``data`` to ``pipe`` (a write to a pipe may take only part of it)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(pipe, view) :]
-
-
-def read_all(pipe: int) -> bytes:
-    """Everything ``pipe`` gives until its write end is closed."""
-    chunks = []
-    while chunk := os.read(pipe, 1 << 20):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def widen_pipe(pipe: int) -> None:
-    """Let the pipe hold up to 1 MiB (Linux; the most an unprivileged process may ask), so a fork writes what it
-    sends (the walk of ~8,000 files, a pool worker's reports) at once instead of waiting for each 64 KiB to be
-    read."""
-    if not sys.platform.startswith("linux"):
-        return
-    import fcntl
-
-    try:
-        fcntl.fcntl(pipe, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)  # the name is Python 3.10's
-    except OSError:  # a lower limit (/proc/sys/fs/pipe-max-size): the pipe stays as it is
-        pass
 
 
 _STEM_EXTENSIONS = frozenset((*CERT_EXTENSIONS, ".key"))  # each is a "." and letters: at most one ends a name
