@@ -376,7 +376,8 @@ class Layout:
         return found
 
     def split(self, path: str) -> tuple[str, str]:
-        """``os.path.split``, remembered for this check (a certificate file's pairing asks for it ~5 times)."""
+        """``os.path.split``, remembered for this check (a certificate file's pairing asks for it three times:
+        ``is_client``, ``chain_for``, ``key_for``)."""
         found = self.splits.get(path)
         if found is None:
             found = self.splits[path] = os.path.split(path)
