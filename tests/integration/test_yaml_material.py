@@ -191,6 +191,21 @@ def write_project(root: Path, password_file: Path) -> Project:
     )
     expected.add(("helm/values.yaml", line_of(values, "certificate:"), "cert.validity", "servers[2].tls.certificate"))
 
+    # a chart's documented defaults: placeholder PEM (no finding: documentation, not material)
+    (root / "helm" / "defaults.yaml").write_text(
+        "tls:\n  certificate: |\n    -----BEGIN CERTIFICATE-----\n    ...\n    -----END CERTIFICATE-----\n"
+        '  key: "-----BEGIN PRIVATE KEY-----\\n<your private key>\\n-----END PRIVATE KEY-----"\n'
+        "  chain: |\n    -----BEGIN CERTIFICATE-----\n    {{ .Values.chain }}\n    -----END CERTIFICATE-----\n"
+    )
+    # a CI workflow that trusts the CA in a shell step: the certificate is checked, the script is no finding
+    ci = root / "ci" / "trust-ca.yml"
+    ci.parent.mkdir()
+    ci.write_text(
+        "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: |\n"
+        f"          cat > ca.pem <<'EOF'\n{indent(pem(pki.root), 10)}\n          EOF\n"
+        "          sudo cp ca.pem /usr/local/share/ca-certificates/ours.crt && sudo update-ca-certificates\n"
+    )
+
     # SOPS: skipped, never parsed for material
     sops = root / "sops" / "secrets.enc.yaml"
     sops.parent.mkdir()
@@ -276,6 +291,7 @@ def test_cli_json_lists_documents_with_material_only(project: Project) -> None:
         "ansible/group_vars/brokers.yml",
         "ansible/host_vars/broker1.yml",
         "broken/malformed.yaml",
+        "ci/trust-ca.yml",  # its CA certificate; not helm/defaults.yaml: placeholders only
         "helm/values.yaml",
         "k8s/good.json",
         "k8s/good.yaml",
@@ -331,6 +347,8 @@ def test_correct_documents_pass(project: Project) -> None:
         "check",
         "k8s/good.yaml",
         "k8s/good.json",
+        "helm/defaults.yaml",
+        "ci/trust-ca.yml",
         "ansible/host_vars",
         "config",
         "broken/not-material.yaml",

@@ -140,3 +140,73 @@ def test_secrets_in_a_list(tmp_path: Path) -> None:
         f"    data:\n      tls.crt: {crt}\n      tls.key: {wrong}\n"
     )
     assert check(tmp_path, "list.yaml", text) == [(8, "pair.mismatch", "items[0].data.tls.crt")]
+
+
+# Placeholders as charts, READMEs and templates write them: documentation, not material (no finding, not checked).
+PLACEHOLDERS = [
+    "cert: |\n  -----BEGIN CERTIFICATE-----\n  ...\n  -----END CERTIFICATE-----\n",
+    "key: |\n  -----BEGIN RSA PRIVATE KEY-----\n  <your private key>\n  -----END RSA PRIVATE KEY-----\n",
+    'caBundle: "-----BEGIN CERTIFICATE-----\\nMIIC...\\n-----END CERTIFICATE-----"\n',
+    "tls:\n  crt: |\n    -----BEGIN CERTIFICATE-----\n    {{ .Values.tls.crt }}\n    -----END CERTIFICATE-----\n",
+    'ssl_key: "-----BEGIN PRIVATE KEY-----\\n${TLS_KEY}\\n-----END PRIVATE KEY-----"\n',
+    "chain: |\n  -----BEGIN CERTIFICATE-----\n  REPLACE_ME\n  -----END CERTIFICATE-----\n",
+    'help: "Paste the -----BEGIN CERTIFICATE----- block of the server certificate here"\n',
+    '{"certificate": "-----BEGIN CERTIFICATE-----\\nMIIDdzCCAl+gAwIBAgIE\\u2026\\n-----END CERTIFICATE-----"}\n',
+    # a Helm template does not parse as YAML: with only placeholder armour it is no finding either
+    'kind: Secret\nmetadata:\n  name: {{ include "x" . }}\nstringData:\n  tls.crt: |\n    -----BEGIN CERTIFICATE-----\n'
+    "    {{ .Values.crt }}\n    -----END CERTIFICATE-----\n",
+]
+
+
+@pytest.mark.parametrize("text", PLACEHOLDERS)
+def test_placeholders_are_not_material(tmp_path: Path, text: str) -> None:
+    name = "values.json" if text.startswith("{") else "values.yaml"
+    assert check(tmp_path, name, text) == []
+    assert read_document(name, text.encode(), None).values == []
+
+
+def test_a_real_block_beside_a_placeholder_is_checked(tmp_path: Path) -> None:
+    text = f"certificate: |\n{indent(PKI.leaf.cert_pem, 2)}\n  -----BEGIN CERTIFICATE-----\n  ...\n  -----END CERTIFICATE-----\n"
+    assert [v.key_path for v in read_document("v.yaml", text.encode(), None).values] == ["certificate"]
+
+
+def broken_body() -> str:
+    body = base64.b64encode(random.Random(7).randbytes(300)).decode()
+    return "\n".join(body[i : i + 64] for i in range(0, len(body), 64)) + "\n!!not base64"
+
+
+def test_pem_quoted_in_a_script_is_checked_without_the_script(tmp_path: Path) -> None:
+    """A CI step that writes a CA certificate: the certificate is material, the shell around it is not a finding;
+    a broken block in it still is, at its BEGIN line, in the words of a value."""
+    script = (
+        "jobs:\n  test:\n    steps:\n      - run: |\n          cat > ca.pem <<'EOF'\n"
+        f"{indent(pem(PKI.root), 10)}\n          EOF\n          sudo update-ca-certificates\n"
+    )
+    assert check(tmp_path, "workflow.yml", script) == []
+    assert [v.key_path for v in read_document("w.yml", script.encode(), None).values] == ["jobs.test.steps[0].run"]
+    broken = (
+        "steps:\n  - run: |\n      echo start\n      -----BEGIN CERTIFICATE-----\n"
+        f"{indent(broken_body().encode(), 6)}\n      -----END CERTIFICATE-----\n      echo done\n"
+    )
+    path = tmp_path / "broken.yml"
+    path.write_text(broken)
+    report = check_paths([str(path)], load_policy(profile="seed", discover=False), root=str(tmp_path))
+    assert [(f.line, f.rule_id, f.message) for f in report.findings] == [
+        (4, "pem.encoding", "steps[0].run: the CERTIFICATE block is not valid base64")
+    ]
+    assert "make the value PEM" in (report.findings[0].hint or "")
+
+
+@pytest.mark.parametrize("name", ["certificate", "caBundle", "tls_key", "content"])
+def test_text_around_pem_meant_as_pem_is_a_finding(tmp_path: Path, name: str) -> None:
+    """A value that is to be PEM (named so, or opening with the armour) must hold nothing else: the deployment
+    gets the text too."""
+    material = key_pem(PKI.leaf.key) if name == "tls_key" else pem(PKI.root)
+    lead = "" if name == "content" else "  # pasted from the CA\n"
+    text = f"{name}: |\n{lead}{indent(material, 2)}\n  (end of {name})\n"
+    found = check(tmp_path, "v.yaml", text)
+    assert ("pem.encoding", name) in {(rule, head) for _line, rule, head in found}, found
+    path = tmp_path / "v.yaml"
+    report = check_paths([str(path)], load_policy(profile="seed", discover=False), root=str(tmp_path))
+    stray = [f for f in report.findings if "text outside" in f.message]
+    assert stray and all("may stand in the value" in f.message for f in stray)

@@ -255,9 +255,9 @@ class _Run:
         scope: str,
         ctx: FileContext | SetContext,
         keep: Any = None,
-        rewrite: Callable[[Hit], Hit] | None = None,
+        rewrite: Callable[[Rule, Hit], Hit] | None = None,
     ) -> None:
-        """Run the scope's rules on ``ctx``; ``keep(rule, hit)`` filters hits, ``rewrite(hit)`` locates them (a
+        """Run the scope's rules on ``ctx``; ``keep(rule, hit)`` filters hits, ``rewrite(rule, hit)`` locates them (a
         document's values: the value's line and key path)."""
         if isinstance(ctx, FileContext):
             self.saw(ctx.material)
@@ -293,7 +293,7 @@ class _Run:
                 if keep is not None and not keep(rule, hit):
                     continue
                 found.append((rule, hit))
-                self.add(rule, rewrite(hit) if rewrite is not None else hit)
+                self.add(rule, rewrite(rule, hit) if rewrite is not None else hit)
         if memo_key is not None:
             self.file_hits[memo_key] = found
 
@@ -900,7 +900,9 @@ def _check_document(run: _Run, report: Report, path: str, vault_password: bytes 
         line, detail = doc.problem
         material = Material(path, "text", problems=[EncodingProblem(line, detail)])
         hint = "fix the YAML syntax at that line (`yamllint FILE` says more), then check again"
-        run.run(FILE, FileContext(material, "other", [], policy, run.now), rewrite=lambda hit: _hinted(hit, hint))
+        run.run(
+            FILE, FileContext(material, "other", [], policy, run.now), rewrite=lambda _rule, hit: _hinted(hit, hint)
+        )
         return
     run.documents.add(path)
     run.seen[path] = Material(path, "document", [block for value in doc.values for block in value.material.blocks])
@@ -918,7 +920,7 @@ def _check_document(run: _Run, report: Report, path: str, vault_password: bytes 
             run.run(SET, SetContext(policy, run.now, leaf=None, chain=chain, signatures=run.signatures), None, rewrite)
 
 
-def _check_value_set(run: _Run, group: Any, rewrite: Callable[[Hit], Hit]) -> None:
+def _check_value_set(run: _Run, group: Any, rewrite: Callable[[Rule, Hit], Hit]) -> None:
     value = group.certificate
     refs = run.cert_refs(value.material, value.role)
     if not refs:
@@ -954,19 +956,27 @@ def _hinted(hit: Hit, hint: str) -> Hit:
     return hit.replace(hint=hint)
 
 
-def _at_value(value: Value) -> Callable[[Hit], Hit]:
+# pem.encoding's own hint speaks of a file ("nothing else in the file"): a value's encoding problem gets this one.
+_VALUE_PEM_HINT = (
+    "make the value PEM: only -----BEGIN ...-----/-----END ...----- blocks with base64 between them, each on its "
+    "own lines (in YAML a block scalar, `key: |`, keeps them)"
+)
+
+
+def _at_value(value: Value) -> Callable[[Rule, Hit], Hit]:
     """A file rule's hit on a value: at the value's line when the rule names none, with the key path."""
 
-    def rewrite(hit: Hit) -> Hit:
-        return hit.replace(line=hit.line or value.line, message=f"{value.key_path}: {hit.message}")
+    def rewrite(rule: Rule, hit: Hit) -> Hit:
+        hint = _VALUE_PEM_HINT if rule.id == "pem.encoding" and hit.hint is None else hit.hint
+        return hit.replace(line=hit.line or value.line, message=f"{value.key_path}: {hit.message}", hint=hint)
 
     return rewrite
 
 
-def _in_group(members: list[Value], doc: Document) -> Callable[[Hit], Hit]:
+def _in_group(members: list[Value], doc: Document) -> Callable[[Rule, Hit], Hit]:
     """A set rule's hit: the key path of the value (of the group first, then of the document) holding its line."""
 
-    def rewrite(hit: Hit) -> Hit:
+    def rewrite(_rule: Rule, hit: Hit) -> Hit:
         line = hit.line or (members[0].line if members else 0)
         for value in (*members, *doc.values):
             if value.line <= line <= value.last_line:

@@ -43,6 +43,13 @@ _WORTH = re.compile(
     re.MULTILINE,
 )
 _SOPS_VALUE = re.compile(r"\AENC\[[A-Za-z0-9_]+,")
+# A PEM block's body as written in a document: from its BEGIN armour to its END armour (or the end of the text).
+_PEM_BODY = re.compile(rb"-----BEGIN [^\n]*?-----(.*?)(?:-----END |\Z)", re.DOTALL)
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=]+")
+# What stands in a placeholder's body and never in PEM: an ellipsis, an <angle-bracket> note, a template.
+_PLACEHOLDER_MARKS = (b"...", "\u2026".encode(), b"<", b">", b"{{", b"{%", b"${")
+# The fewest base64 characters of any real certificate or key body: an Ed25519 PKCS#8 key is 48 bytes, 64 characters.
+_MIN_BODY_CHARS = 48
 # How many bytes of a document the walk's selection reads (a larger document with material past it is still
 # checked when named explicitly or selected by its extension: the check reads it whole).
 SCAN_BYTES = 1 << 20
@@ -127,9 +134,21 @@ def read_document(
         _parse(doc, data, _Context(doc, vault_password, cache, flat))
     except Exception as exc:  # the reader's contract is to never raise: a document we cannot walk is not material
         doc.values, doc.groups = [], []
-        if b"-----BEGIN " in data:
+        if b"-----BEGIN " in data and not only_placeholders(data):
             doc.problem = (1, f"the document cannot be read for its certificates and keys ({type(exc).__name__})")
     return doc
+
+
+def only_placeholders(content: bytes) -> bool:
+    """True when every PEM block in ``content`` is a placeholder, as Helm values and READMEs hold them
+    (``-----BEGIN CERTIFICATE-----`` then ``...``, ``<your key>``, ``{{ cert }}``, ``MIIC...``): a body with an
+    ellipsis, an angle-bracket note or a template in it, or with too few base64 characters to be any certificate
+    or key. Such a value is documentation, not material (reporting it would block every such commit)."""
+    bodies = [match.group(1) for match in _PEM_BODY.finditer(content)]
+    return bool(bodies) and all(
+        any(mark in body for mark in _PLACEHOLDER_MARKS) or len(_NOT_BASE64.sub(b"", body)) < _MIN_BODY_CHARS
+        for body in bodies
+    )
 
 
 def _open_vault(doc: Document, data: bytes, password: bytes | str | None, what: str) -> bytes | None:
@@ -161,8 +180,8 @@ def _parse(doc: Document, data: bytes, ctx: _Context) -> None:
     try:
         nodes = list(yaml.compose_all(data, Loader=loader))  # compose builds no Python objects
     except yaml.YAMLError as exc:
-        if b"-----BEGIN " not in data:
-            return  # not YAML and no armour: not material
+        if b"-----BEGIN " not in data or only_placeholders(data):
+            return  # not YAML and no armour (or only placeholders, as a Helm template may hold): not material
         mark = getattr(exc, "problem_mark", None)
         line = 1 if ctx.flat or mark is None else mark.line + 1
         problem = getattr(exc, "problem", None) or "a syntax error"
@@ -281,7 +300,7 @@ def _walk(node: Any, key_path: str, ctx: _Context) -> None:
 
 def _value(node: Any, key_path: str, name: str, ctx: _Context, encoding: str | None) -> Value | None:
     """The material of a scalar value, or None when it holds none."""
-    from .material import read_bytes
+    from .material import NO_VALID_BLOCK, STRAY_TEXT, read_bytes
 
     text = node.value
     if not isinstance(text, str) or not text:
@@ -315,19 +334,42 @@ def _value(node: Any, key_path: str, name: str, ctx: _Context, encoding: str | N
             offset = node.start_mark.line + 1
     if b"-----BEGIN " not in content and encoding != "base64":
         return None
-    if not content.strip():
+    if not content.strip() or only_placeholders(content):
         return None
     material = read_bytes(content, ctx.doc.path, ctx.cache)
     if not material.blocks and material.form != "pem":
         return None  # a decrypted vault value or base64 that is not TLS material
+    if material.form == "pem" and not _meant_as_pem(name, content):
+        # PEM quoted inside other text (a CI step's script, a description): its blocks are material, the text
+        # around them is not a finding.
+        material.problems[:] = [p for p in material.problems if p.detail not in (STRAY_TEXT, NO_VALID_BLOCK)]
+        if not material.blocks and not material.problems:
+            return None
     _relocate(material, line, offset)
     value = Value(key_path, name, line, last, material, _content_role(material), vaulted)
     value.role = _name_role(name, material) or value.role
     return value
 
 
+def _meant_as_pem(name: str, content: bytes) -> bool:
+    """A value that is to be PEM (text around its blocks is a finding, as in a file): it opens with the armour, or
+    its key names TLS material (``caBundle``, ``ssl_certificate``, ``tls.key``)."""
+    if content.lstrip().startswith(b"-----BEGIN "):
+        return True
+    tokens = _tokens(name)
+    if not tokens:
+        return False
+    joined = "_".join(tokens)
+    return (
+        tokens[-1] in _CERT_TOKENS | _KEY_TOKENS | _CHAIN_NAMES | _CA_NAMES | {"fullchain"}
+        or joined in _CHAIN_NAMES | _CA_NAMES
+        or joined.endswith("ca_bundle")
+    )
+
+
 def _relocate(material: Material, line: int, offset: int | None) -> None:
-    """Give the material's blocks and problems the document's lines."""
+    """Give the material's blocks and problems the document's lines (and the reader's words for a file, the
+    value's)."""
     from .material import EncodingProblem
 
     def where(inner: int) -> int:
@@ -335,7 +377,9 @@ def _relocate(material: Material, line: int, offset: int | None) -> None:
 
     for block in material.blocks:
         block.start_line, block.end_line = where(block.start_line), where(block.end_line)
-    material.problems[:] = [EncodingProblem(where(p.line), p.detail) for p in material.problems]
+    material.problems[:] = [
+        EncodingProblem(where(p.line), p.detail.replace("the file", "the value")) for p in material.problems
+    ]
 
 
 def _content_role(material: Material) -> str:
@@ -455,6 +499,7 @@ __all__ = [
     "Value",
     "is_document_candidate",
     "is_document_name",
+    "only_placeholders",
     "read_document",
     "read_document_file",
     "worth_parsing",

@@ -43,6 +43,10 @@ PUBLIC_KEY_LABELS = frozenset({"PUBLIC KEY", "RSA PUBLIC KEY"})
 
 VAULT_HEADER = b"$ANSIBLE_VAULT;"
 
+# Two of the reader's problems that a document value quoting PEM inside other text (a script, a description) does
+# not have: documents.py drops them for such values.
+STRAY_TEXT = "text outside the BEGIN/END lines (only PEM blocks may stand in the file)"
+NO_VALID_BLOCK = "the file looks like PEM but holds no valid PEM block"
 _BEGIN = re.compile(r"^-----BEGIN ([A-Z0-9 ]+)-----\s*$")
 _END = re.compile(r"^-----END ([A-Z0-9 ]+)-----\s*$")
 _HEADER = re.compile(r"^([A-Za-z0-9-]+):\s*(.*)$")
@@ -398,9 +402,7 @@ def _read_pem_lines(data: bytes, path: str, cache: ReadCache | None) -> Material
                     )
                 )
             elif line:
-                material.problems.append(
-                    EncodingProblem(number, "text outside the BEGIN/END lines (only PEM blocks may stand in the file)")
-                )
+                material.problems.append(EncodingProblem(number, STRAY_TEXT))
             continue
         end = _END.match(line)
         if end:
@@ -429,7 +431,7 @@ def _read_pem_lines(data: bytes, path: str, cache: ReadCache | None) -> Material
     if label is not None:
         material.problems.append(EncodingProblem(start, f"BEGIN {label} has no END line"))
     if not material.blocks:
-        material.problems.append(EncodingProblem(1, "the file looks like PEM but holds no valid PEM block"))
+        material.problems.append(EncodingProblem(1, NO_VALID_BLOCK))
     return material
 
 
