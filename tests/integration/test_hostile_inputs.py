@@ -168,6 +168,29 @@ def test_real_stores_and_vectors_never_crash(command: str, target: Path) -> None
     assert proc.stdout.strip()
 
 
+def test_a_real_trust_bundle_is_no_chain_out_of_order(tmp_path: Path) -> None:
+    """certifi's roots (Mozilla's, made by nobody here) under a chain's name and as a Kubernetes Secret's ca.crt:
+    trust anchors side by side, some of them SHA-1 self-signatures and re-signed roots with one name and key.
+    No root certifies the next, and none need: no chain.order (the same file with its roots upside down after
+    an intermediate would be)."""
+    import base64
+
+    roots = Path(certifi.where()).read_bytes()
+    (tmp_path / "ca-bundle.crt").write_bytes(roots)
+    (tmp_path / "trust.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\ntype: Opaque\nmetadata:\n  name: trust\n"
+        f"data:\n  ca.crt: {base64.b64encode(roots).decode()}\n"
+    )
+    proc = run("check", "ca-bundle.crt", "trust.yaml", "--format", "json", cwd=tmp_path)
+    assert_clean_exit(proc, (0, 1))
+    report = json.loads(proc.stdout)
+    assert sorted(report["files_checked"]) == ["ca-bundle.crt", "trust.yaml"]
+    assert [f for f in report["findings"] if f["rule_id"] == "chain.order"] == []
+    # its comments: one finding for each stretch of text between two certificates, not one per line
+    stray = [f for f in report["findings"] if f["path"] == "ca-bundle.crt" and "text outside" in f["message"]]
+    assert 0 < len(stray) <= roots.count(b"-----BEGIN CERTIFICATE-----") + 1
+
+
 def test_report_lists_a_certificate_with_a_malformed_subject_as_skipped() -> None:
     # certhygiene report on pyca's x509/ died on one certificate with a malformed subject
     proc = run("report", str(MALFORMED[0]))

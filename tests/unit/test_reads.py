@@ -278,3 +278,43 @@ def test_issue_never_reads_a_fifo_at_a_key_path(tmp_path: Path) -> None:
     with pytest.raises(iss.IssueError, match=r"server\.key: not a regular file \(a FIFO\)"):
         iss._read(str(tmp_path / "server.key"))
     assert iss._read(str(tmp_path / "missing.key")) is None
+
+
+STRAY_ONE = "text outside the BEGIN/END lines (only PEM blocks may stand in the file)"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # one line of text: the problem as it always read
+        ("# a\n{c}", [("# a", STRAY_ONE)]),
+        # a stretch (blank lines inside it too) is one problem at its first line, however long
+        (
+            "# Issuer: CN=Root\n# Subject: CN=Root\n\n# Serial: 1\n{c}\n# Label: Next\n{c}after\n",
+            [
+                (
+                    "# Issuer: CN=Root",
+                    "text outside the BEGIN/END lines, 4 lines from here (only PEM blocks may stand in the file)",
+                ),
+                ("# Label: Next", STRAY_ONE),
+                ("after", STRAY_ONE),
+            ],
+        ),
+        # armour lines end a stretch: each is a problem of its own
+        (
+            "x\ny\n-----END CERTIFICATE-----\nz\n{c}",
+            [
+                ("x", "text outside the BEGIN/END lines, 2 lines from here (only PEM blocks may stand in the file)"),
+                ("-----END CERTIFICATE-----", "an END line without its BEGIN line"),
+                ("z", STRAY_ONE),
+            ],
+        ),
+    ],
+)
+def test_text_between_blocks_is_one_problem_per_stretch(text: str, expected: list[tuple[str, str]]) -> None:
+    """certifi's and curl's bundles put a comment before each certificate: one problem per stretch of text."""
+    data = text.format(c=pem(three_level().leaf).decode("ascii"))
+    lines = data.splitlines()
+    material = read_bytes(data.encode(), "bundle.crt")
+    assert len(material.certificates) == text.count("{c}")
+    assert [(p.line, p.detail) for p in material.problems] == [(lines.index(at) + 1, detail) for at, detail in expected]

@@ -55,7 +55,9 @@ def ids(report: Any) -> set[str]:
 def pki() -> dict[str, Any]:
     chain = three_level()
     client_ca = issue("Client CA", private_key=key("rsa", 2048, 20), ca=True)
-    return {"three": chain, "client_ca": client_ca}
+    other_root = issue("Other Root CA", private_key=key("rsa", 2048, 21), ca=True)
+    other_intermediate = issue("Other Intermediate CA", issuer=other_root, private_key=key("rsa", 2048, 22), ca=True)
+    return {"three": chain, "client_ca": client_ca, "other": (other_intermediate, other_root)}
 
 
 def good(pki: dict[str, Any]) -> dict[str, Any]:
@@ -566,11 +568,17 @@ def test_clean_repository(pki: dict[str, Any], tmp_path: Path) -> None:
         # ca-bundle.crt's first certificate did not issue server.crt: it is not its chain (chain.required says
         # where the issuer is); the bundle's own order is wrong (chain.order)
         ("wrong order in bundle file", {("ca-bundle.crt", "chain.order"), ("server.crt", "chain.required")}),
+        # a CA bundle that no certificate uses: trust anchors side by side, or whole chains one after another;
+        # a root does not certify the next root, and need not
+        ("bundle of roots", set()),
+        ("bundle of chains", set()),
+        ("bundle of chains, one upside down", {("ca-bundle.crt", "chain.order")}),
     ],
 )
 def test_repository_layouts(pki: dict[str, Any], tmp_path: Path, layout: str, expected: set[tuple[str, str]]) -> None:
     three = pki["three"]
     leaf, inter, root = three.leaf, three.intermediate, three.root
+    other_intermediate, other_root = pki["other"]
     plain_key = key_pem(leaf.key, "pkcs1")
     files = {
         "leaf in stem chain": {
@@ -605,6 +613,14 @@ def test_repository_layouts(pki: dict[str, Any], tmp_path: Path, layout: str, ex
             "server.key": plain_key,
             "ca-bundle.crt": pem(root, inter),
         },
+        "bundle of roots": {
+            "server.crt": leaf.cert_pem,
+            "server.key": plain_key,
+            "server.chain.pem": pem(inter),
+            "ca-bundle.crt": pem(root, pki["client_ca"], other_root),
+        },
+        "bundle of chains": {"ca-bundle.crt": pem(inter, root, other_intermediate, other_root)},
+        "bundle of chains, one upside down": {"ca-bundle.crt": pem(inter, root, other_root, other_intermediate)},
     }[layout]
     report = check_repo(write(tmp_path, files))
     assert rel_findings(report, tmp_path) >= expected

@@ -342,7 +342,9 @@ def _value(node: Any, key_path: str, name: str, ctx: _Context, encoding: str | N
     if material.form == "pem" and not _meant_as_pem(name, content):
         # PEM quoted inside other text (a CI step's script, a description): its blocks are material, the text
         # around them is not a finding.
-        material.problems[:] = [p for p in material.problems if p.detail not in (STRAY_TEXT, NO_VALID_BLOCK)]
+        material.problems[:] = [
+            p for p in material.problems if not p.detail.startswith(STRAY_TEXT) and p.detail != NO_VALID_BLOCK
+        ]
         if not material.blocks and not material.problems:
             return None
     _relocate(material, line, offset)

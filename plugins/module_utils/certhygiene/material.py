@@ -45,7 +45,7 @@ VAULT_HEADER = b"$ANSIBLE_VAULT;"
 
 # Two of the reader's problems that a document value quoting PEM inside other text (a script, a description) does
 # not have: documents.py drops them for such values.
-STRAY_TEXT = "text outside the BEGIN/END lines (only PEM blocks may stand in the file)"
+STRAY_TEXT = "text outside the BEGIN/END lines"  # how the problem starts; one problem for each stretch of text
 NO_VALID_BLOCK = "the file looks like PEM but holds no valid PEM block"
 _BEGIN = re.compile(r"^-----BEGIN ([A-Z0-9 ]+)-----\s*$")
 _END = re.compile(r"^-----END ([A-Z0-9 ]+)-----\s*$")
@@ -385,13 +385,33 @@ def _read_pem_lines(data: bytes, path: str, cache: ReadCache | None) -> Material
     headers: dict[str, str] = {}
     body: list[str] = []
     in_headers = False
+    # Text between two blocks is one problem at its first line, not one per line: a bundle with a comment
+    # before each certificate (certifi's, curl's cacert.pem) made hundreds of findings.
+    stray: list[int] = []  # the first and the last line of the stretch of text not yet reported
+
+    def report_stray() -> None:
+        if stray:
+            # The extent as a count, not line numbers: a document value's lines are not its text's.
+            extent = f", {stray[-1] - stray[0] + 1} lines from here" if stray[-1] > stray[0] else ""
+            material.problems.append(
+                EncodingProblem(stray[0], f"{STRAY_TEXT}{extent} (only PEM blocks may stand in the file)")
+            )
+            stray.clear()
+
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if label is None:
+            if not line:
+                continue
             begin = _BEGIN.match(line)
+            end = None if begin else _END.match(line)
+            if begin is None and end is None and not line.startswith(("-----BEGIN", "-----END")):
+                stray[1:] = [number]  # the stretch's first line stays; its last is this one
+                continue
+            report_stray()
             if begin:
                 label, start, headers, body, in_headers = begin.group(1), number, {}, [], True
-            elif _END.match(line):
+            elif end:
                 material.problems.append(EncodingProblem(number, "an END line without its BEGIN line"))
             elif line.startswith(("-----BEGIN", "-----END")):
                 material.problems.append(
@@ -401,8 +421,6 @@ def _read_pem_lines(data: bytes, path: str, cache: ReadCache | None) -> Material
                         "with five dashes on each side and an upper-case label)",
                     )
                 )
-            elif line:
-                material.problems.append(EncodingProblem(number, STRAY_TEXT))
             continue
         end = _END.match(line)
         if end:
@@ -428,6 +446,7 @@ def _read_pem_lines(data: bytes, path: str, cache: ReadCache | None) -> Material
                 continue
         if line:
             body.append(line)
+    report_stray()
     if label is not None:
         material.problems.append(EncodingProblem(start, f"BEGIN {label} has no END line"))
     if not material.blocks:

@@ -423,6 +423,13 @@ def name_text(cert: Any, which: str) -> str:
         return "(unreadable)"
 
 
+def _self_issued(cert: Any) -> bool:
+    try:
+        return is_self_issued(cert)
+    except Exception:  # an unreadable name: not provably a root
+        return False
+
+
 def _self_signed(cert: Any) -> bool:
     try:
         return is_self_issued(cert) and is_signed_by(cert, cert)
@@ -929,12 +936,18 @@ def chain_leaf(ctx: SetContext) -> Iterator[Hit]:
 def chain_order(ctx: SetContext) -> Iterator[Hit]:
     """Each chain certificate must directly certify the one before it (the first certifies the server
     certificate): its subject is the issuer name of the one before, and its key verifies that one's
-    signature."""
+    signature. A chain judged on its own (a CA bundle, a Secret's ``ca.crt``) may hold several chains or
+    trust anchors: after a root (self-issued: its subject is its issuer; a trust anchor's own signature, often
+    SHA-1, proves nothing) the next certificate starts another one, unless that root issued it and it is no
+    root itself (the chain is upside down)."""
     copies = {id(ref) for ref in ctx.leaf_copies()}
     sequence = ([ctx.leaf] if ctx.leaf is not None else []) + [ref for ref in ctx.chain if id(ref) not in copies]
     for before, ref in zip(sequence, sequence[1:]):  # itertools.pairwise is Python 3.10+
         if ctx.signed_by(before, ref):
             continue
+        if ctx.leaf is None and _self_issued(before.cert):
+            if _self_issued(ref.cert) or not ctx.signed_by(ref, before):
+                continue
         wanted = name_text(before.cert, "issuer")
         if wanted == name_text(ref.cert, "subject"):
             message = f"{ref.name} has the issuer's name but its key does not verify the signature of {before.label}"
