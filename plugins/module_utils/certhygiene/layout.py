@@ -749,10 +749,15 @@ class Layout:
     def _named_chains(index: _Folder, name: str) -> list[str]:
         """Chain files and the seed's CA files named after the certificate ``name``, best first."""
         found: list[str] = []
+        # Plain loops, not comprehensions: asked for every certificate file, and most lists here are empty.
         for stem in stems(name):
-            found += [c for c in index.chain_by_prefix.get(stem, []) if c != name and c not in found]
+            for candidate in index.chain_by_prefix.get(stem, ()):
+                if candidate != name and candidate not in found:
+                    found.append(candidate)
             for suffix in _CA_SUFFIXES:
-                found += [c for c in index.cert_by_stem.get(stem + suffix, []) if c != name and c not in found]
+                for candidate in index.cert_by_stem.get(stem + suffix, ()):
+                    if candidate != name and candidate not in found:
+                        found.append(candidate)
         return found
 
     def key_for(self, cert_path: str) -> str | None:
